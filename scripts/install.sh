@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Install svdd_ray and everything its tests and jobs need into the active Python environment.
+# Torch: an existing install is kept (GPU users bring their own build); otherwise the CPU build
+# torch==2.13.0 is pinned.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+python -m pip install -q --upgrade pip
+python -c "import torch" 2>/dev/null || python -m pip install -q torch==2.13.0
+python -m pip install -q -e ".[dev]"

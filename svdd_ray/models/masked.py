@@ -1,0 +1,108 @@
+"""Absorbing-state (masked) discrete diffusion in the MDLM "subs" parameterization."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from svdd_ray.guidance import value_gradient
+
+
+class MaskedDiffusion(nn.Module):
+    """Wrap a network ``net(x, t) -> x0 logits`` as a masked diffusion model.
+
+    ``x`` holds token ids ``0..vocab_size-1`` or the mask id ``vocab_size``; ``t`` is the
+    diffusion time in [0, 1] (one float per row); the network returns logits
+    ``[n, seq_len, vocab_size]`` over clean tokens (it never predicts the mask: "subs").
+    The schedule is log-linear, ``alpha_t = 1 - t``, so at reverse step ``k`` each masked
+    token is revealed with probability ``1/k`` and revealed tokens are carried over.
+    """
+
+    def __init__(
+        self,
+        network: nn.Module,
+        vocab_size: int,
+        seq_len: int,
+        num_steps: int = 100,
+        decoder: Callable[[Tensor], list] | None = None,
+    ) -> None:
+        super().__init__()
+        if vocab_size < 1 or seq_len < 1 or num_steps < 1:
+            raise ValueError("vocab_size, seq_len and num_steps must all be >= 1")
+        self.network = network
+        self.vocab_size = vocab_size
+        self.mask_id = vocab_size
+        self.seq_len = seq_len
+        self.num_steps = num_steps
+        self.decoder = decoder
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.network.parameters(), torch.empty(0)).device
+
+    def sample_prior(self, n: int, generator: torch.Generator) -> Tensor:
+        return torch.full((n, self.seq_len), self.mask_id, dtype=torch.long, device=self.device)
+
+    def x0_logits(self, x: Tensor, t: int) -> Tensor:
+        """Logits of the clean tokens given states at step ``t``."""
+        time = torch.full((x.shape[0],), t / self.num_steps, device=x.device)
+        return self.network(x, time)
+
+    def reverse_probs(self, x: Tensor, t: int, log_tilt: Tensor | None = None) -> Tensor:
+        """Per-position distribution of ``x_{t-1}`` over ``vocab_size + 1`` outcomes (mask last).
+
+        ``log_tilt`` (``[n, seq_len, vocab_size + 1]``) multiplies each outcome by ``exp(tilt)``
+        before renormalising; gradient guidance uses it.
+        """
+        clean = torch.softmax(self.x0_logits(x, t).float(), dim=-1)
+        reveal = 1.0 / t
+        masked_row = torch.cat([clean * reveal, torch.full_like(clean[..., :1], 1.0 - reveal)], dim=-1)
+        kept_row = F.one_hot(x, self.vocab_size + 1).to(clean.dtype)
+        probs = torch.where((x == self.mask_id).unsqueeze(-1), masked_row, kept_row)
+        if log_tilt is not None:
+            tilt = log_tilt - log_tilt.amax(dim=-1, keepdim=True)
+            probs = probs * torch.exp(tilt)
+            probs = probs / probs.sum(dim=-1, keepdim=True)
+        return probs
+
+    def _draw(self, probs: Tensor, generator: torch.Generator) -> Tensor:
+        n, length, k = probs.shape
+        return torch.multinomial(probs.reshape(-1, k), 1, generator=generator).view(n, length)
+
+    def propose(self, x: Tensor, t: int, generator: torch.Generator) -> Tensor:
+        return self._draw(self.reverse_probs(x, t), generator)
+
+    def guided_propose(self, x: Tensor, t: int, generator: torch.Generator, guide: Callable, scale: float) -> Tensor:
+        """Predictor guidance (Nisonoff et al.): tilt transitions by the value's gradient.
+
+        ``guide(onehot, t)`` takes float one-hot states ``[n, seq_len, vocab_size + 1]`` and must
+        be differentiable in them; each outcome's log-probability moves by ``scale * grad``.
+        """
+        onehot = F.one_hot(x, self.vocab_size + 1).float()
+        grad = value_gradient(guide, onehot, t)
+        return self._draw(self.reverse_probs(x, t, log_tilt=scale * grad), generator)
+
+    def predict_x0(self, x: Tensor, t: int) -> Tensor:
+        if t == 0:
+            return x
+        guess = self.x0_logits(x, t).argmax(dim=-1)
+        return torch.where(x == self.mask_id, guess, x)
+
+    def decode(self, x0: Tensor) -> list:
+        if self.decoder is not None:
+            return self.decoder(x0)
+        return x0.tolist()
+
+    def loss(self, x0: Tensor, generator: torch.Generator | None = None) -> Tensor:
+        """The MDLM continuous-time NELBO per token, averaged over the batch."""
+        n, length = x0.shape
+        t = torch.rand(n, device=x0.device, generator=generator).clamp_min(1e-3)
+        masked = torch.rand(n, length, device=x0.device, generator=generator) < t.unsqueeze(1)
+        z = torch.where(masked, torch.full_like(x0, self.mask_id), x0)
+        logits = self.network(z, t)
+        nll = F.cross_entropy(logits.transpose(1, 2), x0, reduction="none")
+        per_row = (nll * masked).sum(dim=1) / (t * length)
+        return per_row.mean()

@@ -1,0 +1,143 @@
+"""Soft values: SVDD-PM (reward of the denoised prediction) and SVDD-MC (a regressed network)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import Tensor, nn
+
+from svdd_ray.protocol import DiffusionModel, Reward
+from svdd_ray.samplers import rollout
+from svdd_ray.sampling import as_values, make_generator
+
+
+@dataclass
+class PMValue:
+    """``v(x, t) = reward(decode(predict_x0(x, t)))``: the posterior-mean value of SVDD-PM."""
+
+    model: DiffusionModel
+    reward: Reward
+
+    def objects(self, x: Tensor, t: int) -> list:
+        """The decoded denoised predictions that the reward scores."""
+        return self.model.decode(self.model.predict_x0(x, t))
+
+    def __call__(self, x: Tensor, t: int) -> Tensor:
+        return as_values(self.reward(self.objects(x, t)), len(x), source="reward")
+
+
+def pm_value(model: DiffusionModel, reward: Reward) -> PMValue:
+    """The SVDD-PM value of ``reward`` under ``model``."""
+    return PMValue(model, reward)
+
+
+@dataclass
+class Rollouts:
+    """States ``x`` at steps ``t`` of pretrained rollouts, each with its rollout's final ``reward``."""
+
+    x: Tensor
+    t: Tensor
+    reward: Tensor
+
+
+def collect_rollouts(
+    model: DiffusionModel, reward: Reward, *, num_rollouts: int, seed: int = 0, batch_size: int = 256
+) -> Rollouts:
+    """Run the pretrained model and label every intermediate state with its rollout's reward.
+
+    Rollouts whose reward is invalid (NaN) are dropped.
+    """
+    generator = make_generator(seed, getattr(model, "device", "cpu"))
+    xs, ts, rs = [], [], []
+    with torch.no_grad():
+        for start in range(0, num_rollouts, batch_size):
+            n = min(batch_size, num_rollouts - start)
+            states = list(rollout(model, n, generator))
+            final = as_values(reward(model.decode(states[-1][1])), n, source="reward")
+            ok = torch.isfinite(final)
+            for t, x in states[:-1]:
+                xs.append(x[ok.to(x.device)].cpu())
+                ts.append(torch.full((int(ok.sum()),), t, dtype=torch.long))
+                rs.append(final[ok])
+    return Rollouts(torch.cat(xs), torch.cat(ts), torch.cat(rs).float())
+
+
+class ValueNetwork(nn.Module):
+    """Wraps ``net(x, t_frac) -> [n]`` (``t_frac = t / num_steps``) as a value for steps t >= 1."""
+
+    def __init__(self, net: nn.Module, num_steps: int) -> None:
+        super().__init__()
+        self.net = net
+        self.num_steps = num_steps
+
+    def forward(self, x: Tensor, t: int | Tensor) -> Tensor:
+        if not isinstance(t, Tensor):
+            t = torch.full((x.shape[0],), int(t), device=x.device)
+        return self.net(x, t.float() / self.num_steps).reshape(-1)
+
+
+def train_value_network(
+    value_net: ValueNetwork,
+    data: Rollouts,
+    *,
+    epochs: int = 20,
+    batch_size: int = 512,
+    lr: float = 1e-3,
+    seed: int = 0,
+) -> list[float]:
+    """Monte Carlo regression: fit ``v(x_t, t)`` to the rollouts' rewards by least squares.
+
+    Returns the mean training loss of each epoch.
+    """
+    generator = torch.Generator().manual_seed(seed)
+    device = next(value_net.parameters()).device
+    optimizer = torch.optim.Adam(value_net.parameters(), lr=lr)
+    losses = []
+    for _ in range(epochs):
+        order = torch.randperm(len(data.reward), generator=generator)
+        total = 0.0
+        for start in range(0, len(order), batch_size):
+            idx = order[start : start + batch_size]
+            x, t, r = data.x[idx].to(device), data.t[idx].to(device), data.reward[idx].to(device)
+            loss = torch.mean((value_net(x, t) - r) ** 2)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            total += float(loss.detach()) * len(idx)
+        losses.append(total / len(order))
+    return losses
+
+
+@dataclass
+class MCValue:
+    """SVDD-MC: a regressed value network for t >= 1 and the true reward at t = 0."""
+
+    model: DiffusionModel
+    value_net: ValueNetwork
+    reward: Reward
+
+    def objects(self, x: Tensor, t: int) -> list:
+        """The decoded final states that the reward scores (only asked for at t = 0)."""
+        return self.model.decode(x)
+
+    def __call__(self, x: Tensor, t: int) -> Tensor:
+        if t == 0:
+            return as_values(self.reward(self.objects(x, t)), len(x), source="reward")
+        with torch.no_grad():
+            return as_values(self.value_net(x, t), len(x), source="value network")
+
+
+def save_value_network(value_net: ValueNetwork, path: str | Path) -> None:
+    """Save the network's weights (load them with :func:`load_value_network`)."""
+    torch.save({"state_dict": value_net.state_dict(), "num_steps": value_net.num_steps}, path)
+
+
+def load_value_network(value_net: ValueNetwork, path: str | Path) -> ValueNetwork:
+    """Load weights saved by :func:`save_value_network` into ``value_net`` (``weights_only``)."""
+    payload = torch.load(path, map_location="cpu", weights_only=True)
+    if payload.get("num_steps") != value_net.num_steps:
+        raise ValueError(f"{path}: saved for num_steps={payload.get('num_steps')}, not {value_net.num_steps}")
+    value_net.load_state_dict(payload["state_dict"])
+    return value_net

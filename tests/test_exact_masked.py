@@ -1,0 +1,147 @@
+"""Samplers against exact targets on an enumerable masked diffusion over binary strings.
+
+Tolerances: with n = 20,000 draws over 16 outcomes the sampling noise of the TV distance is
+about 0.01, so a bound of 0.03 fails only on real bias; the pretrained-vs-target distance is
+0.21, so passing bounds cannot be met by sampling from the wrong distribution.
+"""
+
+import pytest
+import torch
+from toys import BinaryToy, tv
+
+import svdd_ray
+from svdd_ray.values import pm_value
+
+N = 20_000
+
+
+@pytest.fixture(scope="module")
+def toy():
+    return BinaryToy(length=4, num_steps=4, seed=0)
+
+
+def test_the_target_differs_from_the_prior(toy):
+    assert tv(toy.p_pre, toy.target(1.0)) > 0.15
+
+
+def test_pretrained_reproduces_p_pre(toy):
+    out = svdd_ray.sample(toy.model, toy.exact_value(1.0), method="pretrained", num_samples=N, seed=1)
+    assert tv(toy.empirical(out.x0), toy.p_pre) < 0.03
+
+
+def test_svdd_with_exact_soft_value_approaches_the_tilted_target(toy):
+    target = toy.target(1.0)
+    out = svdd_ray.sample(
+        toy.model, toy.exact_value(1.0), method="svdd", num_samples=N, num_candidates=16, alpha=1.0, seed=1
+    )
+    assert tv(toy.empirical(out.x0), target) < 0.03
+
+
+def test_svdd_error_shrinks_as_m_grows(toy):
+    target = toy.target(0.5)
+    errors = []
+    for m in (2, 32):
+        out = svdd_ray.sample(
+            toy.model, toy.exact_value(0.5), method="svdd", num_samples=N, num_candidates=m, alpha=0.5, seed=2
+        )
+        errors.append(tv(toy.empirical(out.x0), target))
+    assert errors[1] < 0.03 < errors[0]
+
+
+def test_smc_with_many_particles_approaches_the_target(toy):
+    target = toy.target(1.0)
+    for resampling in ("systematic", "multinomial"):
+        out = svdd_ray.sample(
+            toy.model, toy.exact_value(1.0), method="smc", num_samples=N, alpha=1.0, seed=3, resampling=resampling
+        )
+        assert tv(toy.empirical(out.x0), target) < 0.03, resampling
+
+
+def test_smc_with_adaptive_resampling_approaches_the_target(toy):
+    out = svdd_ray.sample(
+        toy.model, toy.exact_value(1.0), method="smc", num_samples=N, alpha=1.0, seed=4, ess_threshold=0.5
+    )
+    assert tv(toy.empirical(out.x0), toy.target(1.0)) < 0.03
+
+
+def test_svdd_alpha_zero_concentrates_on_the_best_string(toy):
+    best = torch.where(toy.p_pre > 0, toy.reward, -torch.inf).argmax()
+    assert toy.p_pre[best] < 0.1
+    out = svdd_ray.sample(
+        toy.model, toy.exact_value(0.0), method="svdd", num_samples=2000, num_candidates=64, alpha=0.0, seed=5
+    )
+    assert (toy.string_index(out.x0) == best).double().mean() > 0.99
+
+
+def test_beam_finds_the_best_string(toy):
+    best = torch.where(toy.p_pre > 0, toy.reward, -torch.inf).argmax()
+    out = svdd_ray.sample(toy.model, toy.exact_value(0.0), method="beam", num_samples=500, num_candidates=16, seed=6)
+    assert (toy.string_index(out.x0) == best).all()
+    assert torch.all(out.values[:-1] >= out.values[1:])
+
+
+def test_svdd_with_one_candidate_is_pretrained_in_distribution(toy):
+    out = svdd_ray.sample(
+        toy.model, toy.exact_value(1.0), method="svdd", num_samples=N, num_candidates=1, alpha=1.0, seed=7
+    )
+    assert tv(toy.empirical(out.x0), toy.p_pre) < 0.03
+
+
+def test_svdd_with_one_candidate_and_alpha_zero_equals_pretrained_draw_for_draw(toy):
+    value = toy.exact_value(1.0)
+    a = svdd_ray.sample(toy.model, value, method="svdd", num_samples=500, num_candidates=1, seed=8)
+    b = svdd_ray.sample(toy.model, value, method="pretrained", num_samples=500, seed=8)
+    assert torch.equal(a.x0, b.x0)
+
+
+def test_best_of_n_matches_the_exact_distribution_of_the_best_of_m(toy):
+    m = 4
+    order = torch.argsort(toy.reward)
+    cdf = torch.cumsum(toy.p_pre[order], 0)
+    below = torch.cat([torch.zeros(1, dtype=cdf.dtype), cdf[:-1]])
+    exact = torch.zeros_like(toy.p_pre)
+    exact[order] = cdf**m - below**m
+    reward = pm_value(toy.model, toy.reward_fn)
+    out = svdd_ray.sample(toy.model, reward, method="best_of_n", num_samples=N, num_candidates=m, seed=9)
+    assert tv(toy.empirical(out.x0), exact) < 0.03
+    assert torch.allclose(out.values, toy.reward[toy.string_index(out.x0)])
+
+
+def test_best_of_n_global_top_keeps_the_best_overall(toy):
+    reward = pm_value(toy.model, toy.reward_fn)
+    top = svdd_ray.sample(
+        toy.model, reward, method="best_of_n", num_samples=100, num_candidates=10, seed=10, keep="top"
+    )
+    pool = svdd_ray.sample(toy.model, reward, method="pretrained", num_samples=1000, seed=10)
+    assert torch.equal(top.values, torch.sort(pool.values, descending=True).values[:100])
+
+
+def test_pm_value_guidance_raises_the_reward(toy):
+    reward = pm_value(toy.model, toy.reward_fn)
+    pre = svdd_ray.sample(toy.model, reward, method="pretrained", num_samples=2000, seed=11)
+    guided = svdd_ray.sample(toy.model, reward, method="svdd", num_samples=2000, num_candidates=8, seed=11)
+    assert guided.values.mean() > pre.values.mean() + 0.2
+
+
+def test_masked_dps_tilts_towards_a_differentiable_reward(toy):
+    weights = torch.tensor([1.0, -1.0, 0.0])  # favour token 0, disfavour token 1, ignore masks
+
+    def guide(onehot, t):
+        return (onehot * weights).sum(dim=(1, 2))
+
+    def ones_count(x, t):
+        return (x == 0).sum(-1).double()
+
+    pre = svdd_ray.sample(toy.model, ones_count, method="pretrained", num_samples=4000, seed=12)
+    dps = svdd_ray.sample(
+        toy.model, ones_count, method="dps", num_samples=4000, seed=12, guide=guide, guidance_scale=2.0
+    )
+    assert ones_count(dps.x0, 0).mean() > ones_count(pre.x0, 0).mean() + 0.5
+
+
+def test_dps_rejects_a_guide_without_gradient(toy):
+    def hard_guide(onehot, t):
+        return onehot.argmax(-1).sum(-1).double()
+
+    with pytest.raises(TypeError, match="differentiable"):
+        svdd_ray.sample(toy.model, toy.exact_value(1.0), method="dps", num_samples=4, guide=hard_guide)
