@@ -13,19 +13,41 @@ from svdd_ray.samplers import rollout
 from svdd_ray.sampling import as_values, make_generator
 
 
+class SplitValue:
+    """A value computed either locally (``local_values``) or as a reward of decoded ``objects``.
+
+    The split lets a distributed engine compute the local part next to the model and send
+    only the objects to remote reward actors; called directly, it does both in-process.
+    """
+
+    reward: Reward | None
+
+    def objects(self, x: Tensor, t: int) -> list:
+        raise NotImplementedError
+
+    def local_values(self, x: Tensor, t: int) -> Tensor | None:
+        """Values computed without the reward, or None when the reward must score ``objects``."""
+        return None
+
+    def __call__(self, x: Tensor, t: int) -> Tensor:
+        local = self.local_values(x, t)
+        if local is not None:
+            return local
+        if self.reward is None:
+            raise ValueError("this value has no reward attached; the engine scores its objects remotely")
+        return as_values(self.reward(self.objects(x, t)), len(x), source="reward")
+
+
 @dataclass
-class PMValue:
+class PMValue(SplitValue):
     """``v(x, t) = reward(decode(predict_x0(x, t)))``: the posterior-mean value of SVDD-PM."""
 
     model: DiffusionModel
-    reward: Reward
+    reward: Reward | None
 
     def objects(self, x: Tensor, t: int) -> list:
         """The decoded denoised predictions that the reward scores."""
         return self.model.decode(self.model.predict_x0(x, t))
-
-    def __call__(self, x: Tensor, t: int) -> Tensor:
-        return as_values(self.reward(self.objects(x, t)), len(x), source="reward")
 
 
 def pm_value(model: DiffusionModel, reward: Reward) -> PMValue:
@@ -111,20 +133,20 @@ def train_value_network(
 
 
 @dataclass
-class MCValue:
+class MCValue(SplitValue):
     """SVDD-MC: a regressed value network for t >= 1 and the true reward at t = 0."""
 
     model: DiffusionModel
     value_net: ValueNetwork
-    reward: Reward
+    reward: Reward | None
 
     def objects(self, x: Tensor, t: int) -> list:
         """The decoded final states that the reward scores (only asked for at t = 0)."""
         return self.model.decode(x)
 
-    def __call__(self, x: Tensor, t: int) -> Tensor:
+    def local_values(self, x: Tensor, t: int) -> Tensor | None:
         if t == 0:
-            return as_values(self.reward(self.objects(x, t)), len(x), source="reward")
+            return None
         with torch.no_grad():
             return as_values(self.value_net(x, t), len(x), source="value network")
 

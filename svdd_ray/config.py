@@ -1,0 +1,255 @@
+"""Run configurations: YAML files validated into typed dataclasses.
+
+Every problem — an unknown key, a wrong type, a value out of range, a missing file — raises
+:class:`ConfigError` with one line that names the key (``run.num_candidates``) or the file.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from svdd_ray.samplers import METHODS
+from svdd_ray.sampling import sampler_options
+
+
+class ConfigError(ValueError):
+    """A configuration problem, with the offending key or file in its message."""
+
+
+@dataclass
+class RunConfig:
+    """What to sample and how much."""
+
+    method: str = "svdd"
+    num_samples: int = 64
+    batch_size: int = 16
+    num_candidates: int = 1
+    alpha: float = 0.0
+    seed: int = 0
+    options: dict = field(default_factory=dict)
+    output_dir: str = "runs/default"
+    trace: bool = False
+
+    def check(self, path: str) -> None:
+        if self.method not in METHODS:
+            raise ConfigError(f"{path}.method: must be one of {sorted(METHODS)}, got {self.method!r}")
+        _at_least(self, path, "num_samples", 1)
+        _at_least(self, path, "batch_size", 1)
+        _at_least(self, path, "num_candidates", 1)
+        if not math.isfinite(self.alpha) or self.alpha < 0:
+            raise ConfigError(f"{path}.alpha: must be a finite number >= 0, got {self.alpha}")
+        if self.method == "smc" and self.alpha == 0:
+            raise ConfigError(f"{path}.alpha: smc needs alpha > 0")
+        allowed = sampler_options(self.method)
+        for key in self.options:
+            if key not in allowed or key == "guide":
+                raise ConfigError(
+                    f"{path}.options.{key}: not an option of {self.method} (options: {allowed or 'none'})"
+                )
+
+
+@dataclass
+class ModelConfig:
+    """How each denoiser actor builds its model: a factory ``"pkg.module:function"`` or a built-in name."""
+
+    factory: str = "bitstrings"
+    options: dict = field(default_factory=dict)
+    device: str = "auto"
+
+    def check(self, path: str) -> None:
+        if self.device not in ("auto", "cpu", "cuda"):
+            raise ConfigError(f"{path}.device: must be 'auto', 'cpu' or 'cuda', got {self.device!r}")
+
+
+@dataclass
+class ValueConfig:
+    """``pm``: reward of the denoised prediction; ``mc``: a value network (checkpoint) for t >= 1."""
+
+    kind: str = "pm"
+    network: str | None = None
+    network_options: dict = field(default_factory=dict)
+    checkpoint: str | None = None
+
+    def check(self, path: str) -> None:
+        if self.kind not in ("pm", "mc"):
+            raise ConfigError(f"{path}.kind: must be 'pm' or 'mc', got {self.kind!r}")
+        if self.kind == "mc":
+            for key in ("network", "checkpoint"):
+                if getattr(self, key) is None:
+                    raise ConfigError(f"{path}.{key}: required when kind is 'mc'")
+            if not Path(self.checkpoint).is_file():
+                raise ConfigError(f"{path}.checkpoint: file not found: {self.checkpoint}")
+
+
+@dataclass
+class RewardComponent:
+    """One named reward scored by its own pool of reward actors."""
+
+    name: str
+    weight: float = 1.0
+    options: dict = field(default_factory=dict)
+    clip: list | None = None
+    require: list | None = None
+    actors: int = 1
+    num_cpus: float = 1.0
+    chunk_size: int = 16
+    timeout_s: float = 300.0
+
+    def check(self, path: str) -> None:
+        _at_least(self, path, "actors", 1)
+        _at_least(self, path, "chunk_size", 1)
+        if self.num_cpus < 0:
+            raise ConfigError(f"{path}.num_cpus: must be >= 0, got {self.num_cpus}")
+        if not self.timeout_s > 0:
+            raise ConfigError(f"{path}.timeout_s: must be > 0, got {self.timeout_s}")
+        for key in ("clip", "require"):
+            bounds = getattr(self, key)
+            if bounds is not None and (
+                len(bounds) != 2 or not all(b is None or isinstance(b, (int, float)) for b in bounds)
+            ):
+                raise ConfigError(f"{path}.{key}: must be [low, high] (null for open), got {bounds!r}")
+
+
+@dataclass
+class RewardConfig:
+    """The reward: a weighted sum of components, with a run-wide cache."""
+
+    components: list[RewardComponent] = field(default_factory=lambda: [RewardComponent(name="ones")])
+    cache: bool = True
+    cache_file: str | None = None
+
+    def check(self, path: str) -> None:
+        if not self.components:
+            raise ConfigError(f"{path}.components: at least one reward is needed")
+        names = [c.name for c in self.components]
+        if len(set(names)) != len(names):
+            raise ConfigError(f"{path}.components: reward names must be unique, got {names}")
+
+
+@dataclass
+class ResourcesConfig:
+    """Where and how wide to run."""
+
+    backend: str = "ray"
+    address: str | None = None
+    num_cpus: int | None = None
+    denoiser_actors: int = 1
+    denoiser_num_cpus: float = 1.0
+    denoiser_num_gpus: float = 0.0
+    max_inflight_batches: int = 4
+    max_retries: int = 2
+
+    def check(self, path: str) -> None:
+        if self.backend not in ("ray", "local"):
+            raise ConfigError(f"{path}.backend: must be 'ray' or 'local', got {self.backend!r}")
+        _at_least(self, path, "denoiser_actors", 1)
+        _at_least(self, path, "max_inflight_batches", 1)
+        _at_least(self, path, "max_retries", 0)
+        if self.denoiser_num_cpus < 0 or self.denoiser_num_gpus < 0:
+            raise ConfigError(f"{path}.denoiser_num_cpus/num_gpus: must be >= 0")
+
+
+@dataclass
+class Config:
+    """A whole run."""
+
+    run: RunConfig = field(default_factory=RunConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    value: ValueConfig = field(default_factory=ValueConfig)
+    reward: RewardConfig = field(default_factory=RewardConfig)
+    resources: ResourcesConfig = field(default_factory=ResourcesConfig)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+def _at_least(obj: Any, path: str, key: str, low: int) -> None:
+    if getattr(obj, key) < low:
+        raise ConfigError(f"{path}.{key}: must be >= {low}, got {getattr(obj, key)}")
+
+
+def _convert(value: Any, hint: Any, path: str) -> Any:
+    """Check ``value`` against the type ``hint`` (dataclasses recursively)."""
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        options = typing.get_args(hint)
+        if value is None and type(None) in options:
+            return None
+        hint = next(h for h in options if h is not type(None))
+        origin = typing.get_origin(hint)
+    if dataclasses.is_dataclass(hint):
+        return from_dict(hint, value, path)
+    if origin is list:
+        if not isinstance(value, list):
+            raise ConfigError(f"{path}: expected a list, got {type(value).__name__}")
+        (item,) = typing.get_args(hint) or (Any,)
+        return [_convert(v, item, f"{path}[{i}]") for i, v in enumerate(value)]
+    if hint is list and not isinstance(value, list):
+        raise ConfigError(f"{path}: expected a list, got {type(value).__name__}")
+    if hint is dict and not isinstance(value, dict):
+        raise ConfigError(f"{path}: expected a mapping, got {type(value).__name__}")
+    if hint is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if hint in (int, float, str, bool) and (not isinstance(value, hint) or (hint is int and isinstance(value, bool))):
+        raise ConfigError(f"{path}: expected {hint.__name__}, got {value!r}")
+    return value
+
+
+def from_dict(cls: type, data: Any, path: str) -> Any:
+    """Build dataclass ``cls`` from a mapping, rejecting unknown keys and wrong types."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping, got {type(data).__name__}")
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - names)
+    if unknown:
+        raise ConfigError(f"{path}.{unknown[0]}: unknown key (known: {', '.join(sorted(names))})")
+    missing = [
+        f.name
+        for f in dataclasses.fields(cls)
+        if f.name not in data and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+    ]
+    if missing:
+        raise ConfigError(f"{path}.{missing[0]}: required key is missing")
+    obj = cls(**{k: _convert(v, hints[k], f"{path}.{k}") for k, v in data.items()})
+    if hasattr(obj, "check"):
+        obj.check(path)
+    return obj
+
+
+def apply_override(data: dict, override: str) -> None:
+    """Apply one ``dotted.key=value`` override (value parsed as YAML) to a raw config mapping."""
+    if "=" not in override:
+        raise ConfigError(f"override {override!r}: expected key=value")
+    key, raw = override.split("=", 1)
+    parts = key.strip().split(".")
+    node = data
+    for part in parts[:-1]:
+        node = node.setdefault(part, {})
+        if not isinstance(node, dict):
+            raise ConfigError(f"{key}: {part} is not a mapping")
+    node[parts[-1]] = yaml.safe_load(raw)
+
+
+def load_config(path: str | Path, overrides: list[str] = ()) -> Config:
+    """Read, override and validate a YAML run configuration."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: config file not found")
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as err:
+        raise ConfigError(f"{path}: not valid YAML ({str(err).splitlines()[0]})") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping at the top level")
+    for override in overrides:
+        apply_override(data, override)
+    return from_dict(Config, data, "config")

@@ -1,0 +1,259 @@
+"""The driver: keeps many batches in flight, scores their objects through reward pools.
+
+Event-driven: it waits on whatever is outstanding (denoising calls and reward calls) and
+reacts to what finishes. While one batch's candidates are being scored, other batches
+denoise. The algorithms stay in the sampler coroutines that the executors advance.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from svdd_ray.config import Config
+from svdd_ray.engine.cache import RewardCache
+from svdd_ray.engine.output import RunOutput, object_cell
+from svdd_ray.engine.runner import BatchDone, NeedRewards
+from svdd_ray.rewards import Component, canonical_key, combine, resolve
+
+
+@dataclass
+class BatchState:
+    """What the driver knows about a batch in flight."""
+
+    size: int
+    started: float
+    request: NeedRewards | None = None
+    keys: dict[str, list[str]] = field(default_factory=dict)
+    scores: dict[str, dict[str, float]] = field(default_factory=dict)
+    outstanding: int = 0
+    cache_hits: int = 0
+    reward_calls: int = 0
+    trace: list[tuple] = field(default_factory=list)
+
+
+@dataclass
+class Chunk:
+    """Objects of one batch sent to one reward call."""
+
+    batch: int
+    component: str
+    keys: list[str]
+    objects: list
+    attempts: int = 0
+    deadline: float = math.inf
+
+
+def batch_sizes(num_samples: int, batch_size: int) -> list[int]:
+    full, rest = divmod(num_samples, batch_size)
+    return [batch_size] * full + ([rest] if rest else [])
+
+
+class Driver:
+    """Runs every unfinished batch of a run to completion through an executor."""
+
+    def __init__(
+        self,
+        config: Config,
+        executor: Any,
+        output: RunOutput,
+        cache: RewardCache,
+        progress: Callable[[dict], None] | None = None,
+    ) -> None:
+        self.config = config
+        self.executor = executor
+        self.output = output
+        self.cache = cache
+        self.progress = progress or (lambda event: None)
+        comps = config.reward.components
+        self.components = [
+            Component(c.name, c.weight, c.clip and tuple(c.clip), c.require and tuple(c.require)) for c in comps
+        ]
+        self.settings = {c.name: c for c in comps}
+        self.key_rewards = {c.name: resolve(c.name) for c in comps}
+        self.queues: dict[str, deque[Chunk]] = {c.name: deque() for c in comps}
+        self.pending: dict[Any, tuple] = {}
+        self.batches: dict[int, BatchState] = {}
+        self.totals = {
+            "batches": 0,
+            "samples": 0,
+            "candidates_scored": 0,
+            "reward_calls": 0,
+            "timeouts": 0,
+            "failed_calls": 0,
+        }
+
+    def run(self, done: set[int]) -> dict:
+        sizes = batch_sizes(self.config.run.num_samples, self.config.run.batch_size)
+        todo = deque(b for b in range(len(sizes)) if b not in done)
+        began = time.perf_counter()
+        self.progress({"kind": "start", "batches": len(sizes), "done": len(done)})
+        limit = self.config.resources.max_inflight_batches
+        while todo or self.batches:
+            while todo and len(self.batches) < limit:
+                b = todo.popleft()
+                self.batches[b] = BatchState(size=sizes[b], started=time.perf_counter())
+                self.pending[self.executor.start(b, sizes[b])] = ("denoise", b)
+            self._dispatch()
+            ready = self.executor.wait(list(self.pending), timeout=self._wait_timeout())
+            for handle in ready:
+                self._handle(handle, self.pending.pop(handle))
+            self._expire()
+        self.totals.update(
+            wall_time_s=time.perf_counter() - began,
+            cache_hits=self.cache.hits,
+            cache_misses=self.cache.misses,
+            cache_hit_rate=self.cache.hit_rate,
+        )
+        return self.totals
+
+    # ------------------------------------------------------------------ events
+    def _handle(self, handle: Any, task: tuple) -> None:
+        if task[0] == "denoise":
+            outcome = self.executor.result(handle)  # a denoiser failure ends the run
+            if isinstance(outcome, NeedRewards):
+                self._on_request(outcome)
+            else:
+                self._on_done(outcome)
+            return
+        chunk: Chunk = task[1]
+        try:
+            scores = self.executor.result(handle)
+        except Exception:  # noqa: BLE001 - the actor died beyond Ray's own retries
+            self.totals["failed_calls"] += 1
+            if chunk.attempts < self.config.resources.max_retries:
+                chunk.attempts += 1
+                self.queues[chunk.component].appendleft(chunk)
+                return
+            scores = [math.nan] * len(chunk.keys)
+        else:
+            for key, score in zip(chunk.keys, scores):
+                self.cache.put(chunk.component, key, score)
+        self._record(chunk, scores)
+
+    def _on_request(self, request: NeedRewards) -> None:
+        state = self.batches[request.batch]
+        state.request = request
+        state.scores, state.keys = {}, {}
+        for comp in self.components:
+            keys = [canonical_key(self.key_rewards[comp.name], o) for o in request.objects]
+            hits_before = self.cache.hits
+            found, missing = self.cache.lookup(comp.name, keys)
+            state.cache_hits += self.cache.hits - hits_before
+            state.keys[comp.name], state.scores[comp.name] = keys, found
+            first = {}
+            for key, obj in zip(keys, request.objects):
+                first.setdefault(key, obj)
+            size = self.settings[comp.name].chunk_size
+            for start in range(0, len(missing), size):
+                part = missing[start : start + size]
+                self.queues[comp.name].append(Chunk(request.batch, comp.name, part, [first[k] for k in part]))
+                state.outstanding += 1
+            state.reward_calls += len(missing)
+            self.totals["candidates_scored"] += len(keys)
+        if state.outstanding == 0:
+            self._resume(request.batch)
+
+    def _record(self, chunk: Chunk, scores: list[float]) -> None:
+        state = self.batches[chunk.batch]
+        state.scores[chunk.component].update(zip(chunk.keys, scores))
+        state.outstanding -= 1
+        if state.outstanding == 0:
+            self._resume(chunk.batch)
+
+    def _component_scores(self, state: BatchState, keys: dict[str, list[str]]) -> dict[str, np.ndarray]:
+        return {c: np.array([state.scores[c].get(k, math.nan) for k in ks], dtype=np.float64) for c, ks in keys.items()}
+
+    def _resume(self, batch: int) -> None:
+        state = self.batches[batch]
+        total = combine(self.components, self._component_scores(state, state.keys))
+        valid = np.isfinite(total)
+        best = float(total[valid].max()) if valid.any() else math.nan
+        mean = float(total[valid].mean()) if valid.any() else math.nan
+        state.trace.append((state.request.t, len(total), mean, best, float(valid.mean())))
+        self.progress({"kind": "step", "batch": batch, "t": state.request.t, "best": best})
+        self.pending[self.executor.resume(batch, total)] = ("denoise", batch)
+
+    def _on_done(self, done: BatchDone) -> None:
+        state = self.batches.pop(done.batch)
+        self.executor.finish(done.batch)
+        final_keys = {
+            c.name: [canonical_key(self.key_rewards[c.name], o) for o in done.objects] for c in self.components
+        }
+        parts = self._component_scores(state, final_keys)
+        run, n = self.config.run, len(done.objects)
+        start = done.batch * self.config.run.batch_size
+        wall = time.perf_counter() - state.started
+        rows = {
+            "run_id": [self.output.run_id] * n,
+            "batch": [done.batch] * n,
+            "index": list(range(start, start + n)),
+            "method": [run.method] * n,
+            "num_candidates": [run.num_candidates] * n,
+            "alpha": [run.alpha] * n,
+            "seed": [run.seed] * n,
+            "object": [object_cell(o) for o in done.objects],
+            "reward": done.rewards.tolist(),
+            **{f"reward_{c}": v.tolist() for c, v in parts.items()},
+            "invalid": (~np.isfinite(done.rewards)).tolist(),
+            "value_calls": [done.value_calls] * n,
+            "reward_calls": [state.reward_calls] * n,
+            "cache_hits": [state.cache_hits] * n,
+            "denoise_time_s": [done.denoise_s] * n,
+            "wall_time_s": [wall] * n,
+        }
+        trace = None
+        if self.config.run.trace and state.trace:
+            t, size, mean, best, valid = zip(*state.trace)
+            trace = {
+                "batch": [done.batch] * len(t),
+                "t": list(t),
+                "candidates": list(size),
+                "mean_value": list(mean),
+                "best_value": list(best),
+                "valid_fraction": list(valid),
+            }
+        self.output.write_batch(done.batch, rows, trace)
+        self.cache.flush()
+        self.totals["batches"] += 1
+        self.totals["samples"] += n
+        self.totals["reward_calls"] += state.reward_calls
+        finite = done.rewards[np.isfinite(done.rewards)]
+        self.progress(
+            {
+                "kind": "batch",
+                "batch": done.batch,
+                "samples": n,
+                "reward_calls": state.reward_calls,
+                "best": float(finite.max()) if len(finite) else math.nan,
+                "hit_rate": self.cache.hit_rate,
+            }
+        )
+
+    # ------------------------------------------------------------------ reward calls
+    def _dispatch(self) -> None:
+        for name, queue in self.queues.items():
+            while queue and self.executor.free_slots(name) > 0:
+                chunk = queue.popleft()
+                chunk.deadline = time.monotonic() + self.settings[name].timeout_s
+                self.pending[self.executor.score(name, chunk.objects)] = ("score", chunk)
+
+    def _wait_timeout(self) -> float | None:
+        """Until the next reward deadline, and never more than a few seconds."""
+        deadlines = [task[1].deadline for task in self.pending.values() if task[0] == "score"]
+        return max(0.0, min([*deadlines, time.monotonic() + 5.0]) - time.monotonic())
+
+    def _expire(self) -> None:
+        now = time.monotonic()
+        for handle, task in list(self.pending.items()):
+            if task[0] == "score" and task[1].deadline <= now:
+                del self.pending[handle]
+                self.executor.abandon(handle)
+                self.totals["timeouts"] += 1
+                self._record(task[1], [math.nan] * len(task[1].keys))  # invalid, and not cached

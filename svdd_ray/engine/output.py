@@ -1,0 +1,157 @@
+"""A run's output directory: one Parquet file per batch, a trace table and ``_manifest.json``.
+
+Files are written to a hidden temporary name and renamed, so a directory never holds a
+half-written batch. Names starting with ``_`` or ``.`` are skipped by pyarrow, pandas and
+Ray Data, so ``pandas.read_parquet(run_dir)`` reads exactly the samples.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import platform
+import re
+import socket
+import subprocess
+import sys
+import uuid
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from svdd_ray.config import Config, ConfigError
+
+MANIFEST = "_manifest.json"
+TRACE_DIR = "_trace"
+BATCH_FILE = re.compile(r"^batch-(\d{6})\.parquet$")
+
+
+def now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def identity(config: Config) -> dict:
+    """The parts of a config that determine the samples (not where or how wide it runs)."""
+    data = config.to_dict()
+    data.pop("resources")
+    data["run"].pop("output_dir")
+    data["reward"].pop("cache_file")
+    for comp in data["reward"]["components"]:
+        for key in ("actors", "num_cpus", "chunk_size", "timeout_s"):
+            comp.pop(key)
+    return data
+
+
+def versions() -> dict:
+    out = {"python": platform.python_version()}
+    for pkg in ("svdd-ray", "torch", "ray", "pyarrow", "numpy"):
+        try:
+            out[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            out[pkg] = None
+    return out
+
+
+def git_commit() -> str | None:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=Path(__file__).parent, capture_output=True, text=True, timeout=5
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return out.stdout.strip() or None if out.returncode == 0 else None
+
+
+def write_atomic(path: Path, payload: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_bytes(payload)
+    os.replace(tmp, path)
+
+
+def object_cell(obj: Any) -> Any:
+    """How a decoded object is stored: strings as text, images as PNG bytes, the rest as JSON."""
+    if isinstance(obj, str):
+        return obj
+    if isinstance(obj, np.ndarray):
+        return encode_png(obj)
+    return json.dumps(obj.tolist() if hasattr(obj, "tolist") else obj)
+
+
+def encode_png(image: np.ndarray) -> bytes:
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(np.asarray(image, dtype=np.uint8).squeeze()).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+class RunOutput:
+    """Creates or resumes a run directory and writes its files."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.dir = Path(config.run.output_dir)
+        self.manifest: dict = {}
+
+    def open(self) -> set[int]:
+        """Prepare the directory; return the batches already written by an earlier attempt."""
+        manifest_path = self.dir / MANIFEST
+        if manifest_path.is_file():
+            try:
+                self.manifest = json.loads(manifest_path.read_text())
+            except json.JSONDecodeError:
+                raise ConfigError(f"{manifest_path}: unreadable manifest; use another run.output_dir") from None
+            if self.manifest.get("identity") != identity(self.config):
+                raise ConfigError(
+                    f"run.output_dir: {self.dir} holds a run with a different config; use another directory"
+                )
+            done = {int(m.group(1)) for p in self.dir.iterdir() if (m := BATCH_FILE.match(p.name))}
+            self.manifest["resumed_at"] = [*self.manifest.get("resumed_at", []), now()]
+        else:
+            if self.dir.exists() and any(self.dir.iterdir()):
+                raise ConfigError(f"run.output_dir: {self.dir} is not empty and holds no svdd_ray run")
+            self.dir.mkdir(parents=True, exist_ok=True)
+            done = set()
+            self.manifest = {
+                "run_id": uuid.uuid4().hex[:12],
+                "status": "running",
+                "identity": identity(self.config),
+                "config": self.config.to_dict(),
+                "versions": versions(),
+                "git_commit": git_commit(),
+                "host": socket.gethostname(),
+                "argv": sys.argv,
+                "started_at": now(),
+            }
+        self._write_manifest()
+        return done
+
+    @property
+    def run_id(self) -> str:
+        return self.manifest["run_id"]
+
+    def write_batch(self, batch: int, rows: dict[str, list], trace: dict[str, list] | None = None) -> None:
+        """Write one finished batch (and its trace) atomically."""
+        if trace:
+            (self.dir / TRACE_DIR).mkdir(exist_ok=True)
+            write_atomic(self.dir / TRACE_DIR / f"batch-{batch:06d}.parquet", to_parquet(pa.table(trace)))
+        write_atomic(self.dir / f"batch-{batch:06d}.parquet", to_parquet(pa.table(rows)))
+
+    def finish(self, totals: dict) -> None:
+        self.manifest.update(status="complete", finished_at=now(), totals=totals)
+        self._write_manifest()
+
+    def _write_manifest(self) -> None:
+        write_atomic(self.dir / MANIFEST, json.dumps(self.manifest, indent=2, default=str).encode())
+
+
+def to_parquet(table: pa.Table) -> bytes:
+    sink = pa.BufferOutputStream()
+    pq.write_table(table, sink)
+    return sink.getvalue().to_pybytes()

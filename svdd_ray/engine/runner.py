@@ -1,0 +1,130 @@
+"""Batches of chains next to a model: the work a denoiser actor (or the local backend) does.
+
+A :class:`BatchRunner` owns one model and the sampler coroutines of the batches assigned to
+it. Each call advances one batch until its sampler needs rewards of decoded objects, and
+returns those objects; values it can compute locally (a value network) never leave it.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from svdd_ray.config import Config
+from svdd_ray.rewards import resolve
+from svdd_ray.samplers import Sampler
+from svdd_ray.sampling import as_values, batch_seed, make_generator, make_sampler
+from svdd_ray.values import MCValue, PMValue, SplitValue, ValueNetwork, load_value_network
+
+BUILTIN_MODELS = {"bitstrings": "svdd_ray.demo:bitstrings"}
+
+
+@dataclass
+class NeedRewards:
+    """Batch ``batch`` needs the rewards of ``objects`` (states at step ``t``)."""
+
+    batch: int
+    t: int
+    objects: list
+
+
+@dataclass
+class BatchDone:
+    """Batch ``batch`` finished: its final objects, their rewards and the work it took."""
+
+    batch: int
+    objects: list
+    rewards: np.ndarray
+    value_calls: int
+    denoise_s: float = 0.0
+    trace: list = field(default_factory=list)
+
+
+def pick_device(requested: str) -> torch.device:
+    if requested == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if requested == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("model.device is 'cuda' but this process sees no GPU")
+    return torch.device(requested)
+
+
+def build_model(config: Config) -> torch.nn.Module:
+    """Call the configured model factory and move the model to its device, in eval mode."""
+    factory = resolve(BUILTIN_MODELS.get(config.model.factory, config.model.factory))
+    model = factory(**config.model.options)
+    if isinstance(model, torch.nn.Module):
+        model = model.to(pick_device(config.model.device)).eval()
+    return model
+
+
+def build_value(config: Config, model) -> SplitValue:
+    """The value plan: PM (all rewards remote) or MC (value network here, reward at t = 0)."""
+    if config.value.kind == "pm":
+        return PMValue(model, reward=None)
+    net = resolve(config.value.network)(**config.value.network_options)
+    value_net = load_value_network(ValueNetwork(net, model.num_steps), config.value.checkpoint)
+    device = getattr(model, "device", torch.device("cpu"))
+    return MCValue(model, value_net.to(device).eval(), reward=None)
+
+
+class BatchRunner:
+    """Advances the sampler coroutines of many batches of one run on one model."""
+
+    def __init__(self, config: Config) -> None:
+        torch.set_grad_enabled(False)
+        self.config = config
+        self.model = build_model(config)
+        self.value = build_value(config, self.model)
+        self._batches: dict[int, tuple[Sampler, dict]] = {}
+
+    def start(self, batch: int, num_samples: int) -> NeedRewards | BatchDone:
+        """Create batch ``batch`` (seeded from the run seed and the batch index) and run it."""
+        run = self.config.run
+        generator = make_generator(batch_seed(run.seed, batch), getattr(self.model, "device", "cpu"))
+        sampler = make_sampler(
+            run.method,
+            self.model,
+            num_samples=num_samples,
+            num_candidates=run.num_candidates,
+            alpha=run.alpha,
+            generator=generator,
+            **run.options,
+        )
+        self._batches[batch] = (sampler, {"calls": 0, "seconds": 0.0, "request": None})
+        return self._advance(batch, None)
+
+    def resume(self, batch: int, rewards: np.ndarray) -> NeedRewards | BatchDone:
+        """Hand the rewards of the last objects back to batch ``batch`` and run it on."""
+        return self._advance(
+            batch, as_values(torch.tensor(np.asarray(rewards, dtype=np.float64)), len(rewards), source="rewards")
+        )
+
+    def _advance(self, batch: int, values: torch.Tensor | None) -> NeedRewards | BatchDone:
+        sampler, state = self._batches[batch]
+        began = time.perf_counter()
+        try:
+            with torch.no_grad():
+                while True:
+                    request = next(sampler) if values is None and state["request"] is None else sampler.send(values)
+                    state["request"] = request
+                    state["calls"] += len(request.x)
+                    values = self.value.local_values(request.x, request.t)
+                    if values is None:
+                        objects = self.value.objects(request.x, request.t)
+                        return NeedRewards(batch, request.t, objects)
+        except StopIteration as stop:
+            x0, rewards = stop.value
+            del self._batches[batch]
+            return BatchDone(
+                batch,
+                self.model.decode(x0),
+                rewards.cpu().numpy().astype(np.float64),
+                state["calls"],
+                state["seconds"] + time.perf_counter() - began,
+            )
+        finally:
+            if batch in self._batches:
+                state["seconds"] += time.perf_counter() - began
