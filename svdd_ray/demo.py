@@ -53,3 +53,15 @@ class SleepyOnes:
     def __call__(self, objects: list[str]) -> list[float]:
         time.sleep(self.latency_s * len(objects))
         return ones(objects)
+
+
+class BitValueNet(nn.Module):
+    """A small value network over bit-string states, ``net(x, t_frac) -> [n]`` (for SVDD-MC demos)."""
+
+    def __init__(self, length: int = 16, hidden: int = 64) -> None:
+        super().__init__()
+        self.body = nn.Sequential(nn.Linear(length * 3 + 1, hidden), nn.GELU(), nn.Linear(hidden, 1))
+
+    def forward(self, x: Tensor, t_frac: Tensor) -> Tensor:
+        onehot = nn.functional.one_hot(x, 3).float().flatten(1)
+        return self.body(torch.cat([onehot, t_frac[:, None].float()], dim=1)).squeeze(-1)

@@ -101,9 +101,13 @@ class Driver:
                 self.batches[b] = BatchState(size=sizes[b], started=time.perf_counter())
                 self.pending[self.executor.start(b, sizes[b])] = ("denoise", b)
             self._dispatch()
-            ready = self.executor.wait(list(self.pending), timeout=self._wait_timeout())
+            background = self.executor.background()
+            ready = self.executor.wait([*self.pending, *background], timeout=self._wait_timeout())
             for handle in ready:
-                self._handle(handle, self.pending.pop(handle))
+                if handle in self.pending:
+                    self._handle(handle, self.pending.pop(handle))
+                else:
+                    self.executor.on_background(handle)
             self._expire()
         self.totals.update(
             wall_time_s=time.perf_counter() - began,

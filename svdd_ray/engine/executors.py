@@ -62,6 +62,9 @@ class LocalExecutor:
     def free_slots(self, component: str) -> int:
         return 1
 
+    def background(self) -> list:
+        return []
+
     def shutdown(self) -> None:
         pass
 
@@ -88,6 +91,9 @@ class RewardActor:
     def score(self, objects: list) -> list[float]:
         return score_safely(self.reward, objects)
 
+    def ready(self) -> bool:
+        return True
+
 
 class RayExecutor:
     """Denoiser actors own batches; one pool of reward actors per reward component.
@@ -112,13 +118,33 @@ class RayExecutor:
                 num_cpus=comp.num_cpus, max_restarts=res.max_retries, max_task_retries=res.max_retries
             )
             self.reward_classes[comp.name] = (cls, comp.options)
-            self.pools[comp.name] = [self._new_reward_actor(comp.name) for _ in range(comp.actors)]
-            self.idle[comp.name] = list(range(comp.actors))
+            self.idle[comp.name] = []
+            self.pools[comp.name] = [None] * comp.actors
         self.tasks: dict[Any, tuple[str, int]] = {}  # reward call -> (component, actor index)
+        self.starting: dict[Any, tuple[str, int]] = {}  # readiness probe -> (component, actor index)
+        for name, pool in self.pools.items():
+            for i in range(len(pool)):
+                self._start_reward_actor(name, i)
 
-    def _new_reward_actor(self, name: str):
+    def _start_reward_actor(self, name: str, i: int) -> None:
+        """Start actor ``i`` of a pool; it takes calls once its readiness probe returns."""
         cls, options = self.reward_classes[name]
-        return cls.remote(name, options)
+        self.pools[name][i] = cls.remote(name, options)
+        self.starting[self.pools[name][i].ready.remote()] = (name, i)
+
+    def background(self) -> list:
+        """Handles the driver should also wait on: readiness probes of starting reward actors."""
+        return list(self.starting)
+
+    def on_background(self, handle) -> None:
+        """A probe returned: the actor is up (a failed start is retried with a fresh actor)."""
+        name, i = self.starting.pop(handle)
+        try:
+            self.ray.get(handle, timeout=60)
+        except Exception:  # noqa: BLE001
+            self._start_reward_actor(name, i)
+            return
+        self.idle[name].append(i)
 
     def start(self, batch: int, num_samples: int):
         loads = [list(self.owner.values()).count(i) for i in range(len(self.denoisers))]
@@ -141,6 +167,8 @@ class RayExecutor:
         return ref
 
     def wait(self, handles: list, timeout: float | None) -> list:
+        if not handles:
+            return []
         ready, _ = self.ray.wait(handles, num_returns=1, timeout=timeout)
         if ready:
             more, _ = self.ray.wait(handles, num_returns=len(handles), timeout=0)
@@ -166,8 +194,7 @@ class RayExecutor:
             return
         component, i = task
         self.ray.kill(self.pools[component][i], no_restart=True)
-        self.pools[component][i] = self._new_reward_actor(component)
-        self.idle[component].append(i)
+        self._start_reward_actor(component, i)
 
     def shutdown(self) -> None:
         for actor in self.denoisers + [a for pool in self.pools.values() for a in pool]:
