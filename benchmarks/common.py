@@ -1,0 +1,36 @@
+"""Helpers shared by the benchmarks: configs on the bitstrings demo and a table printer."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import torch
+
+from svdd_ray.config import Config, from_dict
+
+# Ray actors run torch on one thread; give the in-process baselines the same footing.
+torch.set_num_threads(1)
+
+
+def demo_config(*, backend: str, reward: dict, num_samples: int, batch_size: int, num_candidates: int,
+                length: int, num_steps: int, inflight: int, denoisers: int = 1, cache: bool = False) -> Config:
+    out = Path(tempfile.mkdtemp(prefix="svdd-bench-")) / "run"
+    data = {
+        "run": {"method": "svdd", "num_samples": num_samples, "batch_size": batch_size,
+                "num_candidates": num_candidates, "seed": 0, "output_dir": str(out)},
+        "model": {"factory": "bitstrings", "options": {"length": length, "num_steps": num_steps}},
+        "reward": {"components": [reward], "cache": cache},
+        "resources": {"backend": backend, "denoiser_actors": denoisers, "denoiser_num_cpus": 0.1,
+                      "max_inflight_batches": inflight},
+    }
+    return from_dict(Config, data, "config")
+
+
+def table(headers: list[str], rows: list[list]) -> str:
+    cells = [[f"{c:.3f}" if isinstance(c, float) else str(c) for c in row] for row in rows]
+    widths = [max(len(h), *(len(r[i]) for r in cells)) for i, h in enumerate(headers)]
+    line = "| " + " | ".join(h.ljust(w) for h, w in zip(headers, widths)) + " |"
+    rule = "|" + "|".join("-" * (w + 2) for w in widths) + "|"
+    body = ["| " + " | ".join(c.rjust(w) for c, w in zip(r, widths)) + " |" for r in cells]
+    return "\n".join([line, rule, *body])

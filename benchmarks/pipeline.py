@@ -1,0 +1,72 @@
+"""Pipeline efficiency: a sleep-based reward on R reward actors while batches denoise.
+
+Efficiency = ideal time / measured time, where ideal = max(total reward latency / R, total
+denoising time / denoiser actors). Actors are started and warmed before the clock starts.
+The baseline is the in-process (local) backend on the same work, in the same process.
+
+    python benchmarks/pipeline.py [--latency 0.01] [--actors 1 2 4 8 16]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import ray
+from common import demo_config, table
+
+from svdd_ray.engine import check_resources
+from svdd_ray.engine.cache import RewardCache
+from svdd_ray.engine.driver import Driver
+from svdd_ray.engine.executors import LocalExecutor, RayExecutor
+from svdd_ray.engine.output import RunOutput
+
+
+def measure(config, executor_cls) -> tuple[float, dict, float]:
+    """Run one job; return wall seconds (actors warm), totals, and summed denoising seconds."""
+    executor = executor_cls(config)
+    while executor.background():  # wait until every reward actor is up
+        for handle in executor.wait(executor.background(), timeout=60):
+            executor.on_background(handle)
+    output = RunOutput(config)
+    done = output.open()
+    began = time.perf_counter()
+    totals = Driver(config, executor, output, RewardCache(enabled=False)).run(done)
+    wall = time.perf_counter() - began
+    executor.shutdown()
+    import pandas as pd
+
+    frame = pd.read_parquet(config.run.output_dir)
+    denoise = float(frame.groupby("batch").denoise_time_s.first().sum())
+    return wall, totals, denoise
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--latency", type=float, default=0.01, help="reward seconds per object")
+    parser.add_argument("--actors", type=int, nargs="+", default=[1, 2, 4, 8, 16])
+    parser.add_argument("--samples", type=int, default=128)
+    args = parser.parse_args()
+    ray.init(address="local", num_cpus=max(args.actors) + 2, include_dashboard=False, log_to_driver=False)
+
+    def config(backend, actors):
+        reward = {"name": "sleepy_ones", "options": {"latency_s": args.latency}, "actors": actors,
+                  "num_cpus": 0.5, "chunk_size": 8}
+        return demo_config(backend=backend, reward=reward, num_samples=args.samples, batch_size=8,
+                           num_candidates=8, length=48, num_steps=8, inflight=16)
+
+    local_wall, local_totals, _ = measure(config("local", 1), LocalExecutor)
+    rows = []
+    for r in args.actors:
+        cfg = config("ray", r)
+        check_resources(cfg)
+        wall, totals, denoise = measure(cfg, RayExecutor)
+        ideal = max(totals["reward_calls"] * args.latency / r, denoise)
+        rows.append([r, totals["reward_calls"], ideal, wall, ideal / wall, local_wall / wall])
+    print(f"reward latency {args.latency * 1000:.0f} ms/object, {args.samples} samples, M=8, T=8, batches of 8, "
+          f"16 in flight; in-process baseline: {local_wall:.2f} s for {local_totals['reward_calls']} reward calls")
+    print(table(["reward actors", "reward calls", "ideal s", "measured s", "efficiency", "speedup vs local"], rows))
+
+
+if __name__ == "__main__":
+    main()
