@@ -13,16 +13,37 @@ from svdd_ray.config import Config, from_dict
 torch.set_num_threads(1)
 
 
-def demo_config(*, backend: str, reward: dict, num_samples: int, batch_size: int, num_candidates: int,
-                length: int, num_steps: int, inflight: int, denoisers: int = 1, cache: bool = False) -> Config:
+def demo_config(
+    *,
+    backend: str,
+    reward: dict,
+    num_samples: int,
+    batch_size: int,
+    num_candidates: int,
+    length: int,
+    num_steps: int,
+    inflight: int,
+    denoisers: int = 1,
+    cache: bool = False,
+) -> Config:
     out = Path(tempfile.mkdtemp(prefix="svdd-bench-")) / "run"
     data = {
-        "run": {"method": "svdd", "num_samples": num_samples, "batch_size": batch_size,
-                "num_candidates": num_candidates, "seed": 0, "output_dir": str(out)},
+        "run": {
+            "method": "svdd",
+            "num_samples": num_samples,
+            "batch_size": batch_size,
+            "num_candidates": num_candidates,
+            "seed": 0,
+            "output_dir": str(out),
+        },
         "model": {"factory": "bitstrings", "options": {"length": length, "num_steps": num_steps}},
         "reward": {"components": [reward], "cache": cache},
-        "resources": {"backend": backend, "denoiser_actors": denoisers, "denoiser_num_cpus": 0.1,
-                      "max_inflight_batches": inflight},
+        "resources": {
+            "backend": backend,
+            "denoiser_actors": denoisers,
+            "denoiser_num_cpus": 0.1,
+            "max_inflight_batches": inflight,
+        },
     }
     return from_dict(Config, data, "config")
 

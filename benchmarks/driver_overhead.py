@@ -38,8 +38,16 @@ def main() -> None:
     base = baseline()
     rows = [["in-process sample() (baseline)", base, 0.0]]
     for backend, cls, inflight in [("local", LocalExecutor, 1), ("ray", RayExecutor, 1), ("ray", RayExecutor, 4)]:
-        cfg = demo_config(backend=backend, reward=reward, num_samples=SAMPLES, batch_size=BATCH, num_candidates=M,
-                          length=LENGTH, num_steps=STEPS, inflight=inflight)
+        cfg = demo_config(
+            backend=backend,
+            reward=reward,
+            num_samples=SAMPLES,
+            batch_size=BATCH,
+            num_candidates=M,
+            length=LENGTH,
+            num_steps=STEPS,
+            inflight=inflight,
+        )
         wall, _, _ = measure(cfg, cls)
         rows.append([f"engine, {backend}, {inflight} in flight", wall, (wall - base) / steps * 1000])
     print(f"{SAMPLES} samples, batches of {BATCH}, M={M}, T={STEPS}: {steps} batch-steps, zero-cost reward")

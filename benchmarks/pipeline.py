@@ -50,10 +50,23 @@ def main() -> None:
     ray.init(address="local", num_cpus=max(args.actors) + 2, include_dashboard=False, log_to_driver=False)
 
     def config(backend, actors):
-        reward = {"name": "sleepy_ones", "options": {"latency_s": args.latency}, "actors": actors,
-                  "num_cpus": 0.5, "chunk_size": 8}
-        return demo_config(backend=backend, reward=reward, num_samples=args.samples, batch_size=8,
-                           num_candidates=8, length=48, num_steps=8, inflight=16)
+        reward = {
+            "name": "sleepy_ones",
+            "options": {"latency_s": args.latency},
+            "actors": actors,
+            "num_cpus": 0.5,
+            "chunk_size": 8,
+        }
+        return demo_config(
+            backend=backend,
+            reward=reward,
+            num_samples=args.samples,
+            batch_size=8,
+            num_candidates=8,
+            length=48,
+            num_steps=8,
+            inflight=16,
+        )
 
     local_wall, local_totals, _ = measure(config("local", 1), LocalExecutor)
     rows = []
@@ -63,8 +76,10 @@ def main() -> None:
         wall, totals, denoise = measure(cfg, RayExecutor)
         ideal = max(totals["reward_calls"] * args.latency / r, denoise)
         rows.append([r, totals["reward_calls"], ideal, wall, ideal / wall, local_wall / wall])
-    print(f"reward latency {args.latency * 1000:.0f} ms/object, {args.samples} samples, M=8, T=8, batches of 8, "
-          f"16 in flight; in-process baseline: {local_wall:.2f} s for {local_totals['reward_calls']} reward calls")
+    print(
+        f"reward latency {args.latency * 1000:.0f} ms/object, {args.samples} samples, M=8, T=8, batches of 8, "
+        f"16 in flight; in-process baseline: {local_wall:.2f} s for {local_totals['reward_calls']} reward calls"
+    )
     print(table(["reward actors", "reward calls", "ideal s", "measured s", "efficiency", "speedup vs local"], rows))
 
 

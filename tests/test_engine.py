@@ -163,3 +163,32 @@ def test_too_few_cpus_is_a_clear_error(ray_session, tmp_path):
     with pytest.raises(ConfigError, match="need 8.25 CPUs"):
         run(config)
     assert not (tmp_path / "out").exists()
+
+
+def test_a_killed_run_resumes_to_the_same_result(tmp_path):
+    """SIGKILL the CLI mid-run, run the same command again, compare with an uninterrupted run."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import yaml
+
+    config = small_config(tmp_path / "cut", rewards=[component("sleepy_ones", options={"latency_s": 0.01})])
+    config.resources.max_inflight_batches = 1
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(config.to_dict()))
+    command = [sys.executable, "-m", "svdd_ray.cli", "run", str(path), "--quiet"]
+    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while not list((tmp_path / "cut").glob("batch-*.parquet")) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    written = len(list((tmp_path / "cut").glob("batch-*.parquet")))
+    assert 1 <= written < 4
+    subprocess.run(command, check=True, timeout=180, capture_output=True)
+    run(small_config(tmp_path / "full", rewards=[component("sleepy_ones", options={"latency_s": 0.01})]))
+    pd.testing.assert_frame_equal(
+        read_samples(tmp_path / "cut")[SAMPLE_COLUMNS], read_samples(tmp_path / "full")[SAMPLE_COLUMNS]
+    )
