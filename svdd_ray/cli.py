@@ -63,6 +63,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--address", help="Ray cluster address (default: RAY_ADDRESS, else an embedded local Ray)")
     run.add_argument("--out", help="override run.output_dir")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
+    report = sub.add_parser("report", help="summary tables, plots and sample grids from run directories")
+    report.add_argument("runs", nargs="+", help="run directories (their Parquet files and manifests)")
+    report.add_argument("--out", default="report", help="where to write the report (default: report/)")
+    report.add_argument("--top-k", type=int, default=16, help="objects per sample grid")
+    report.add_argument("--no-novelty", action="store_true", help="skip novelty against the MOSES train set")
     return parser
 
 
@@ -90,11 +95,29 @@ def run_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def report_command(args: argparse.Namespace) -> int:
+    from svdd_ray.report import write_report
+
+    reference = None
+    if not args.no_novelty:
+
+        def reference():
+            from svdd_ray.chem.metrics import moses_train_canonical
+
+            return moses_train_canonical()
+
+    out = write_report(args.runs, args.out, top=args.top_k, reference=reference)
+    print(f"wrote {out / 'summary.md'} and {out / 'summary.html'}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    from svdd_ray.report import RunDirError
+
     try:
-        return run_command(args)
-    except ConfigError as err:
+        return run_command(args) if args.command == "run" else report_command(args)
+    except (ConfigError, RunDirError) as err:
         print(f"svdd-ray: error: {err}", file=sys.stderr)
         return 2
 
