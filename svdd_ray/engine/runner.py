@@ -74,7 +74,6 @@ class BatchRunner:
     """Advances the sampler coroutines of many batches of one run on one model."""
 
     def __init__(self, config: Config) -> None:
-        torch.set_grad_enabled(False)
         self.config = config
         self.model = build_model(config)
         self.value = build_value(config, self.model)
