@@ -71,12 +71,18 @@ class ModelConfig:
 
 @dataclass
 class ValueConfig:
-    """``pm``: reward of the denoised prediction; ``mc``: a value network (checkpoint) for t >= 1."""
+    """``pm``: reward of the denoised prediction; ``mc``: a value network (checkpoint) for t >= 1.
+
+    ``guide`` (for ``dps``): a factory ``"pkg.module:function"`` called as ``f(model, **guide_options)``
+    that returns a differentiable value; it runs inside the denoiser actors.
+    """
 
     kind: str = "pm"
     network: str | None = None
     network_options: dict = field(default_factory=dict)
     checkpoint: str | None = None
+    guide: str | None = None
+    guide_options: dict = field(default_factory=dict)
 
     def check(self, path: str) -> None:
         if self.kind not in ("pm", "mc"):
@@ -166,6 +172,10 @@ class Config:
     value: ValueConfig = field(default_factory=ValueConfig)
     reward: RewardConfig = field(default_factory=RewardConfig)
     resources: ResourcesConfig = field(default_factory=ResourcesConfig)
+
+    def check(self, path: str) -> None:
+        if self.run.method == "dps" and self.value.guide is None:
+            raise ConfigError(f"{path}.value.guide: required for method dps (a differentiable value factory)")
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

@@ -65,3 +65,12 @@ class BitValueNet(nn.Module):
     def forward(self, x: Tensor, t_frac: Tensor) -> Tensor:
         onehot = nn.functional.one_hot(x, 3).float().flatten(1)
         return self.body(torch.cat([onehot, t_frac[:, None].float()], dim=1)).squeeze(-1)
+
+
+def ones_guide(model: MaskedDiffusion, scale: float = 1.0):
+    """A differentiable guide for ``dps`` on bit strings: the expected count of ones, from one-hot states."""
+
+    def guide(onehot: Tensor, t: int) -> Tensor:
+        return scale * onehot[..., 1].sum(dim=-1)
+
+    return guide

@@ -91,3 +91,18 @@ def test_svdd_mc_runs_in_the_engine_with_rewards_only_at_the_end(tmp_path):
     frame = read_samples(tmp_path / "out")
     assert len(frame) == 24 and frame.reward.notna().all()
     assert totals["candidates_scored"] == 24 * 4  # only the t = 0 candidates reach the reward
+
+
+def test_dps_runs_in_the_engine_with_a_configured_guide(tmp_path):
+    engine.run(small_config(tmp_path / "pre", method="pretrained"))
+    config = small_config(tmp_path / "dps", method="dps", options={"guidance_scale": 3.0})
+    config.value.guide = "svdd_ray.demo:ones_guide"
+    engine.run(config)
+    assert read_samples(tmp_path / "dps").reward.mean() > read_samples(tmp_path / "pre").reward.mean() + 0.2
+
+
+def test_dps_without_a_guide_is_a_config_error(tmp_path):
+    from svdd_ray.config import ConfigError
+
+    with pytest.raises(ConfigError, match="config.value.guide: required for method dps"):
+        small_config(tmp_path / "x", method="dps")

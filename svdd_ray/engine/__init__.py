@@ -22,6 +22,8 @@ def check_plugins(config: Config) -> None:
     targets = [("model.factory", BUILTIN_MODELS.get(config.model.factory, config.model.factory))]
     if config.value.kind == "mc":
         targets.append(("value.network", config.value.network))
+    if config.value.guide is not None:
+        targets.append(("value.guide", config.value.guide))
     targets += [(f"reward.components[{i}].name", c.name) for i, c in enumerate(config.reward.components)]
     for key, target in targets:
         try:

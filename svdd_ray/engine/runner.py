@@ -19,7 +19,11 @@ from svdd_ray.samplers import Sampler
 from svdd_ray.sampling import as_values, batch_seed, make_generator, make_sampler
 from svdd_ray.values import MCValue, PMValue, SplitValue, ValueNetwork, load_value_network
 
-BUILTIN_MODELS = {"bitstrings": "svdd_ray.demo:bitstrings"}
+BUILTIN_MODELS = {
+    "bitstrings": "svdd_ray.demo:bitstrings",
+    "moses": "svdd_ray.chem.train:load_prior",
+    "digits": "svdd_ray.images.train:load_prior",
+}
 
 
 @dataclass
@@ -77,6 +81,9 @@ class BatchRunner:
         self.config = config
         self.model = build_model(config)
         self.value = build_value(config, self.model)
+        self.options = dict(config.run.options)
+        if config.value.guide is not None:
+            self.options["guide"] = resolve(config.value.guide)(self.model, **config.value.guide_options)
         self._batches: dict[int, tuple[Sampler, dict]] = {}
 
     def start(self, batch: int, num_samples: int) -> NeedRewards | BatchDone:
@@ -90,7 +97,7 @@ class BatchRunner:
             num_candidates=run.num_candidates,
             alpha=run.alpha,
             generator=generator,
-            **run.options,
+            **self.options,
         )
         self._batches[batch] = (sampler, {"calls": 0, "seconds": 0.0, "request": None})
         return self._advance(batch, None)
