@@ -9,7 +9,7 @@ from svdd_ray.config import Config, RewardComponent, from_dict
 SAMPLE_COLUMNS = ["index", "batch", "object", "reward", "invalid"]
 
 
-def small_config(out, *, backend="local", method="svdd", rewards=None, **run) -> Config:
+def small_config(out, *, backend="local", method="svdd", rewards=None, value=None, **run) -> Config:
     """A quick run on the bitstrings demo: 4 batches of 6, 4 candidates, 6 steps."""
     data = {
         "run": {
@@ -24,6 +24,7 @@ def small_config(out, *, backend="local", method="svdd", rewards=None, **run) ->
         },
         "model": {"factory": "bitstrings", "options": {"length": 8, "num_steps": 6}},
         "reward": {"components": rewards or [{"name": "ones", "num_cpus": 0.25, "chunk_size": 8}]},
+        "value": value or {},
         "resources": {"backend": backend, "denoiser_num_cpus": 0.25, "max_inflight_batches": 3},
     }
     return from_dict(Config, data, "config")

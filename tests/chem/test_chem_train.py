@@ -1,0 +1,130 @@
+import importlib.util
+import json
+import math
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+
+TINY = {
+    "domain": "molecules",
+    "seed": 0,
+    "data": {"limit": 1500, "val_size": 100},
+    "network": {"d_model": 16, "layers": 1, "heads": 2},
+    "diffusion": {"num_steps": 4},
+    "train": {"batch_size": 16, "max_steps": 4, "warmup_steps": 2, "log_every": 1, "eval_every": 2,
+              "sample_every": 4, "sample_size": 4},
+}
+
+
+def load_job():
+    spec = importlib.util.spec_from_file_location("train_prior_job", ROOT / "jobs" / "train_prior.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.moses
+def test_tiny_training_run_writes_loadable_checkpoint(tmp_path):
+    from svdd_ray.chem.train import load_prior, train_prior
+
+    out = tmp_path / "ckpt"
+    log = train_prior(TINY, out)
+    assert log["steps"] == 4 and log["finished"] and log["wall_seconds"] > 0
+    assert [e["step"] for e in log["loss_curve"]] == [1, 2, 3, 4]
+    assert all(math.isfinite(e["loss"]) for e in log["loss_curve"])
+    assert len(log["val_curve"]) == 3 and log["samples"][-1]["step"] == 4
+    for name in ("prior.pt", "vocab.json", "config.yaml", "train_log.json"):
+        assert (out / name).is_file()
+    state = torch.load(out / "prior.pt", weights_only=True)
+    assert all(isinstance(v, torch.Tensor) for v in state.values())
+    config = yaml.safe_load((out / "config.yaml").read_text())
+    assert config["resolved"]["vocab_size"] == json.loads((out / "vocab.json").read_text())["tokens"].__len__()
+    assert config["train"]["lr"] == 1e-3  # defaults filled in
+    model, vocab, _ = load_prior(out)
+    assert model.vocab_size == vocab.size and model.seq_len == vocab.seq_len and model.num_steps == 4
+    import svdd_ray
+
+    result = svdd_ray.sample(model, lambda x, t: torch.zeros(len(x)), method="pretrained", num_samples=3, seed=1)
+    assert len(result.objects) == 3 and all(isinstance(s, str) for s in result.objects)
+    assert int(result.x0.max()) < vocab.size  # no mask left
+
+
+def test_config_validation():
+    from svdd_ray.chem.train import resolve_config
+
+    with pytest.raises(ValueError, match="molecules"):
+        resolve_config({"domain": "digits"})
+    with pytest.raises(ValueError, match="dataset"):
+        resolve_config({"data": {"dataset": "zinc"}})
+    cfg = resolve_config({"train": {"lr": 5e-4}})
+    assert cfg["train"]["lr"] == 5e-4 and cfg["train"]["batch_size"] == 128
+
+
+def test_load_prior_missing_files(tmp_path):
+    from svdd_ray.chem.train import load_prior
+
+    with pytest.raises(FileNotFoundError, match="prior.pt"):
+        load_prior(tmp_path)
+
+
+def test_shipped_config_resolves():
+    from svdd_ray.chem.train import resolve_config
+
+    cfg = resolve_config(yaml.safe_load((ROOT / "configs" / "prior_moses.yaml").read_text()))
+    assert cfg["domain"] == "molecules" and cfg["train"]["max_minutes"] == 60
+
+
+@pytest.mark.moses
+def test_job_dispatches_on_domain(tmp_path, monkeypatch):
+    job = load_job()
+    cfg_path = tmp_path / "c.yaml"
+    cfg_path.write_text(yaml.safe_dump(TINY))
+    assert job.main(["--config", str(cfg_path), "--out", str(tmp_path / "o"), "--set", "train.max_steps=2",
+                     "--set", "train.sample_every=0"]) == 0
+    assert json.loads((tmp_path / "o" / "train_log.json").read_text())["steps"] == 2
+
+    calls = []
+    fake = type(sys)("svdd_ray.images.train")
+    fake.train_prior = lambda config, out_dir: calls.append((config["domain"], out_dir))
+    monkeypatch.setitem(sys.modules, "svdd_ray.images.train", fake)
+    cfg_path.write_text(yaml.safe_dump({"domain": "digits", "out_dir": str(tmp_path / "d")}))
+    job.main(["--config", str(cfg_path)])
+    assert calls == [("digits", str(tmp_path / "d"))]
+
+    cfg_path.write_text(yaml.safe_dump({"domain": "proteins", "out_dir": "x"}))
+    with pytest.raises(SystemExit, match="unknown domain"):
+        job.main(["--config", str(cfg_path)])
+
+
+def test_override_parsing():
+    job = load_job()
+    cfg = {"train": {"lr": 1}}
+    job.apply_override(cfg, "train.lr=0.5")
+    job.apply_override(cfg, "data.limit=null")
+    assert cfg == {"train": {"lr": 0.5}, "data": {"limit": None}}
+    with pytest.raises(SystemExit):
+        job.apply_override(cfg, "novalue")
+
+
+@pytest.mark.moses
+def test_model_card_pieces(tmp_path):
+    from svdd_ray.chem.model_card import random_token_baseline, write_model_card
+    from svdd_ray.chem.train import train_prior
+
+    log = train_prior(TINY, tmp_path)
+    from svdd_ray.chem.train import load_prior
+
+    _, vocab, config = load_prior(tmp_path)
+    import numpy as np
+
+    base = random_token_baseline(vocab, np.array([5, 10]), 20, seed=0)
+    assert len(base) == 20 and sum(bool(s) for s in base) >= 15
+    metrics = {"seed": 0, "prior": {"validity": 0.9}, "baseline": {"validity": 1.0}}
+    path = write_model_card(tmp_path, config, log, metrics, ["CCO"], 1.0, 20)
+    text = path.read_text()
+    assert "| validity | 0.900 | 1.000 |" in text and "`CCO`" in text and "steps: 4" in text
