@@ -6,4 +6,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 python -m pip install -q --upgrade pip
 python -c "import torch" 2>/dev/null || python -m pip install -q torch==2.13.0
-python -m pip install -q -e ".[dev]"
+python -m pip install -q -e ".[dev,chem,images]"
+# The MOSES SMILES ship inside the molsets wheel; its own dependencies are not needed to read them.
+python -m pip install -q --no-deps molsets==0.3.1
