@@ -53,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
 
-    model, _, _ = load_prior(args.ckpt_dir)
+    model = load_prior(args.ckpt_dir)
     value = pm_value(model, qed)
     results = {}
     runs = [

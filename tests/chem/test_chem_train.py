@@ -37,7 +37,7 @@ def test_tiny_training_run_writes_loadable_checkpoint(tmp_path):
     assert log["steps"] == 4 and log["finished"] and log["wall_seconds"] > 0
     assert [e["step"] for e in log["loss_curve"]] == [1, 2, 3, 4]
     assert all(math.isfinite(e["loss"]) for e in log["loss_curve"])
-    assert len(log["val_curve"]) == 3 and log["samples"][-1]["step"] == 4
+    assert [e["step"] for e in log["val_curve"]] == [2, 4] and log["samples"][-1]["step"] == 4
     for name in ("prior.pt", "vocab.json", "config.yaml", "train_log.json"):
         assert (out / name).is_file()
     state = torch.load(out / "prior.pt", weights_only=True)
@@ -45,8 +45,15 @@ def test_tiny_training_run_writes_loadable_checkpoint(tmp_path):
     config = yaml.safe_load((out / "config.yaml").read_text())
     assert config["resolved"]["vocab_size"] == json.loads((out / "vocab.json").read_text())["tokens"].__len__()
     assert config["train"]["lr"] == 1e-3  # defaults filled in
-    model, vocab, _ = load_prior(out)
+    model = load_prior(out)
+    vocab = model.vocab
     assert model.vocab_size == vocab.size and model.seq_len == vocab.seq_len and model.num_steps == 4
+    assert model.train_config["resolved"]["vocab_size"] == vocab.size
+    assert not any(p.requires_grad for p in model.parameters()) and not model.training
+    assert load_prior(out, num_steps=7).num_steps == 7
+    bare = {k[len("network."):]: v for k, v in state.items()}  # a bare network state_dict loads too
+    torch.save(bare, out / "prior.pt")
+    assert torch.equal(load_prior(out).network.head.weight, model.network.head.weight)
     import svdd_ray
 
     result = svdd_ray.sample(model, lambda x, t: torch.zeros(len(x)), method="pretrained", num_samples=3, seed=1)
@@ -119,7 +126,8 @@ def test_model_card_pieces(tmp_path):
     log = train_prior(TINY, tmp_path)
     from svdd_ray.chem.train import load_prior
 
-    _, vocab, config = load_prior(tmp_path)
+    model = load_prior(tmp_path)
+    vocab, config = model.vocab, model.train_config
     import numpy as np
 
     base = random_token_baseline(vocab, np.array([5, 10]), 20, seed=0)

@@ -1,0 +1,50 @@
+"""Molecules for svdd_ray: MOSES data, SELFIES tokens, rewards, docking, the prior.
+
+Submodules (imported lazily, so ``import svdd_ray.chem`` is cheap):
+
+* :mod:`~svdd_ray.chem.data`: MOSES SMILES from the molsets wheel (``load_smiles``).
+* :mod:`~svdd_ray.chem.tokens`: ``SelfiesVocab`` (encode SMILES <-> token ids).
+* :mod:`~svdd_ray.chem.rewards`: ``qed``, ``sa``, ``logp``, ``penalized_logp``, ... (SMILES -> float, NaN if invalid).
+* :mod:`~svdd_ray.chem.docking`: ``DockingReward`` (AutoDock Vina on dockstring targets).
+* :mod:`~svdd_ray.chem.network`: ``SequenceTransformer`` (the prior's network).
+* :mod:`~svdd_ray.chem.train`: ``train_prior``, ``load_prior``.
+* :mod:`~svdd_ray.chem.metrics`: validity, uniqueness, novelty, diversity, property distances.
+
+Needs the ``chem`` extra: rdkit, selfies, scipy, and for docking vina, meeko, gemmi;
+molsets and dockstring are installed with ``--no-deps`` (only their data files are used).
+"""
+
+from __future__ import annotations
+
+import importlib
+
+_EXPORTS = {
+    "load_smiles": "data",
+    "moses_data_dir": "data",
+    "SelfiesVocab": "tokens",
+    "DockingReward": "docking",
+    "list_targets": "docking",
+    "SequenceTransformer": "network",
+    "train_prior": "train",
+    "load_prior": "train",
+    "evaluate": "metrics",
+    "canonical_key": "rewards",
+    "qed": "rewards",
+    "sa": "rewards",
+    "logp": "rewards",
+    "penalized_logp": "rewards",
+    "molecular_weight": "rewards",
+    "ring_penalty": "rewards",
+    "size_penalty": "rewards",
+    "weighted_sum": "rewards",
+    "REWARDS": "rewards",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        module = importlib.import_module(f"svdd_ray.chem.{_EXPORTS[name]}")
+        return getattr(module, name)
+    raise AttributeError(f"module 'svdd_ray.chem' has no attribute {name!r}")
