@@ -30,6 +30,7 @@ __all__ = [
     "compressibility",
     "DigitReward",
     "DigitGuide",
+    "digit_guide",
     "DigitClassifier",
     "train_classifier",
     "load_classifier",
@@ -171,3 +172,15 @@ class DigitGuide:
 
     def __call__(self, x: Tensor, t: int) -> Tensor:
         return self.reward.log_prob_tensor(self.model.predict_x0(x, t))
+
+
+def digit_guide(model, target: int = 3, checkpoint: str | os.PathLike | None = None) -> DigitGuide:
+    """Guide factory for the engine's ``value.guide`` (method ``dps``): ``log p(target | x0_hat(x_t))``.
+
+    Called inside each denoiser actor as ``digit_guide(model, **value.guide_options)``; the
+    classifier runs on the model's device. Config::
+
+        value: {guide: "svdd_ray.images.rewards:digit_guide", guide_options: {target: 3}}
+        run: {method: dps, options: {guidance_scale: 0.3}}
+    """
+    return DigitGuide(model, DigitReward(target, checkpoint, device=getattr(model, "device", "cpu")))

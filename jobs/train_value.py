@@ -1,0 +1,192 @@
+"""Train an SVDD-MC value network for the model and reward named in an engine config.
+
+    python jobs/train_value.py --config configs/digits_compressibility.yaml \
+        --network svdd_ray.images.value_net:DigitsValueNet --out checkpoints/digits/value_compressibility.pt
+
+Steps (the paper's Monte Carlo regression): run ``--rollouts`` pretrained rollouts of the
+config's model and label every intermediate state x_t with the reward of its rollout's final
+sample (``svdd_ray.values.collect_rollouts``; the reward is the config's weighted sum of
+components, scored in-process), fit ``v(x_t, t)`` by least squares
+(``train_value_network``, one epoch at a time), save it (``save_value_network``).
+
+Early stopping: states near t = T are nearly the rollout's initial noise, which identifies the
+rollout, so a network can memorise the training rewards there instead of learning
+E[r(x0) | x_t]. After each epoch the MSE on ``--val-rollouts`` independent rollouts (seed + 2)
+is measured and the best epoch's weights are kept (stop after ``--patience`` epochs without
+improvement). A third independent set of ``--heldout-rollouts`` rollouts (seed + 1), never used
+for any choice, measures the final regression error against the trivial predictor "the training
+mean", overall and by step.
+
+The checkpoint plugs into the engine with
+``value: {kind: mc, network: <--network>, network_options: <--network-options>, checkpoint: <--out>}``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import math
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from svdd_ray.config import ConfigError, load_config
+from svdd_ray.engine.runner import build_model
+from svdd_ray.rewards import Component, build_reward, combine, resolve, score_safely
+from svdd_ray.values import ValueNetwork, collect_rollouts, save_value_network, train_value_network
+
+#: Held-out errors are also reported for these ranges of t / T (reverse time: small = nearly clean).
+T_BINS = [(0.0, 0.1), (0.1, 0.3), (0.3, 0.6), (0.6, 1.0)]
+
+
+def config_reward(config):
+    """The config's reward as one in-process callable: weighted sum of components, NaN if invalid."""
+    comps = config.reward.components
+    fns = {c.name: build_reward(c.name, c.options) for c in comps}
+    parts = [Component(c.name, c.weight, c.clip and tuple(c.clip), c.require and tuple(c.require)) for c in comps]
+
+    def reward(objects: list) -> list[float]:
+        scores = {name: np.asarray(score_safely(fn, objects), dtype=np.float64) for name, fn in fns.items()}
+        return combine(parts, scores).tolist()
+
+    return reward
+
+
+@torch.no_grad()
+def predict(value_net: ValueNetwork, x: torch.Tensor, t: torch.Tensor, batch_size: int = 4096) -> torch.Tensor:
+    out = [value_net(x[i : i + batch_size], t[i : i + batch_size]) for i in range(0, len(x), batch_size)]
+    return torch.cat(out).float()
+
+
+def regression_report(value_net: ValueNetwork, heldout, train_mean: float, num_steps: int) -> dict:
+    """Held-out MSE of the network and of the constant ``train_mean``, overall and per t / T range."""
+    value_net.eval()
+    pred = predict(value_net, heldout.x, heldout.t)
+    err_net = (pred - heldout.reward) ** 2
+    err_mean = (train_mean - heldout.reward) ** 2
+    frac = heldout.t.float() / num_steps
+
+    def row(mask: torch.Tensor) -> dict:
+        net, base = float(err_net[mask].mean()), float(err_mean[mask].mean())
+        return {"states": int(mask.sum()), "mse_net": net, "mse_mean": base, "ratio": net / base if base else None}
+
+    report = {"all": row(torch.ones_like(frac, dtype=torch.bool))}
+    for low, high in T_BINS:
+        report[f"t/T in ({low}, {high}]"] = row((frac > low) & (frac <= high))
+    return report
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--config", required=True, help="engine config naming the model and reward")
+    parser.add_argument("--out", required=True, help="where to save the value network checkpoint")
+    parser.add_argument(
+        "--network", help="value network class 'pkg.module:Class' (default: the config's value.network)"
+    )
+    parser.add_argument("--network-options", default=None, help="JSON kwargs for the network (default: config's)")
+    parser.add_argument("--rollouts", type=int, default=4000, help="pretrained rollouts to train on")
+    parser.add_argument("--heldout-rollouts", type=int, default=500, help="independent rollouts for evaluation")
+    parser.add_argument("--val-rollouts", type=int, default=500, help="independent rollouts for early stopping")
+    parser.add_argument("--epochs", type=int, default=20, help="at most this many epochs")
+    parser.add_argument("--patience", type=int, default=2, help="stop after this many epochs without improvement")
+    parser.add_argument("--batch-size", type=int, default=512)
+    parser.add_argument("--lr", type=float, default=1e-3)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
+    parser.add_argument("--metrics", help="also write the training and held-out numbers as JSON here")
+    parser.add_argument("overrides", nargs="*", help="dotted.key=value config overrides")
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    try:
+        config = load_config(args.config, args.overrides)
+    except ConfigError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    network_name = args.network or config.value.network
+    if network_name is None:
+        print("error: --network is required (the config has no value.network)", file=sys.stderr)
+        return 2
+    options = json.loads(args.network_options) if args.network_options else dict(config.value.network_options)
+
+    began = time.perf_counter()
+    model = build_model(config)
+    reward = config_reward(config)
+    data = collect_rollouts(model, reward, num_rollouts=args.rollouts, seed=args.seed)
+    heldout = collect_rollouts(model, reward, num_rollouts=args.heldout_rollouts, seed=args.seed + 1)
+    val = collect_rollouts(model, reward, num_rollouts=args.val_rollouts, seed=args.seed + 2)
+    rollout_s = time.perf_counter() - began
+    train_mean, train_std = float(data.reward.mean()), float(data.reward.std())
+    print(
+        f"rollouts: {len(data.reward) // model.num_steps} train / {len(heldout.reward) // model.num_steps} held-out "
+        f"({len(data.reward)} states), reward mean {train_mean:.3f} std {train_std:.3f}, {rollout_s:.0f} s"
+    )
+
+    torch.manual_seed(args.seed)
+    net = resolve(network_name)(**options)
+    if hasattr(net, "set_target_stats"):
+        net.set_target_stats(train_mean, train_std)
+    device = getattr(model, "device", torch.device("cpu"))
+    value_net = ValueNetwork(net, model.num_steps).to(device)
+    fit_began = time.perf_counter()
+    losses, val_mse, best, best_state = [], [], math.inf, None
+    for epoch in range(args.epochs):
+        value_net.train()
+        losses += train_value_network(
+            value_net, data, epochs=1, batch_size=args.batch_size, lr=args.lr, seed=args.seed + epoch
+        )
+        value_net.eval()
+        val_mse.append(float(((predict(value_net, val.x, val.t) - val.reward) ** 2).mean()))
+        print(f"epoch {epoch + 1}: train MSE {losses[-1]:.4g}, validation MSE {val_mse[-1]:.4g}", flush=True)
+        if val_mse[-1] < best:
+            best, best_state = val_mse[-1], copy.deepcopy(value_net.state_dict())
+        elif epoch + 1 - (int(np.argmin(val_mse)) + 1) >= args.patience:
+            break
+    value_net.load_state_dict(best_state)
+    best_epoch = int(np.argmin(val_mse)) + 1
+    fit_s = time.perf_counter() - fit_began
+    report = regression_report(value_net, heldout, train_mean, model.num_steps)
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    save_value_network(value_net.cpu(), args.out)
+
+    print(f"kept epoch {best_epoch} of {len(losses)} (validation MSE {best:.4g}); training took {fit_s:.0f} s")
+    print("held-out regression error (MSE; ratio < 1 beats predicting the training mean):")
+    for name, row in report.items():
+        print(
+            f"  {name:22s} states {row['states']:6d}  net {row['mse_net']:9.4g}  mean {row['mse_mean']:9.4g}  "
+            f"ratio {row['ratio']:.3f}"
+        )
+    params = sum(p.numel() for p in net.parameters())
+    print(f"saved {args.out} ({params} parameters, {Path(args.out).stat().st_size / 1e3:.0f} kB)")
+    if args.metrics:
+        payload = {
+            "config": args.config,
+            "overrides": args.overrides,
+            "network": network_name,
+            "network_options": options,
+            "parameters": params,
+            "rollouts": args.rollouts,
+            "heldout_rollouts": args.heldout_rollouts,
+            "val_rollouts": args.val_rollouts,
+            "epochs_run": len(losses),
+            "best_epoch": best_epoch,
+            "val_mse_by_epoch": val_mse,
+            "batch_size": args.batch_size,
+            "lr": args.lr,
+            "seed": args.seed,
+            "reward_mean": train_mean,
+            "reward_std": train_std,
+            "train_mse_by_epoch": losses,
+            "heldout": report,
+            "rollout_s": rollout_s,
+            "fit_s": fit_s,
+        }
+        Path(args.metrics).write_text(json.dumps(payload, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
