@@ -1,6 +1,6 @@
 """Steering the 8x8 digits prior: SVDD against its baselines, through the engine, into docs/.
 
-    python jobs/digits_results.py                      # all runs (~40 min on 2 busy cores), then docs
+    python jobs/digits_results.py                      # all runs (~25 min on an idle 2-core machine), then docs
     python jobs/digits_results.py --docs-only          # rebuild docs from finished runs
 
 Every run goes through ``svdd_ray.engine.run`` from ``configs/digits_compressibility.yaml`` or
@@ -51,8 +51,8 @@ LABELS = {
 }
 #: Stable Diffusion v1.5, compressibility, median (Li et al. 2024, Table 1).
 PAPER_SD_MEDIANS = {"pretrained": -101.4, "best_of_n": -71.2, "dps": -58.5, "smc": -57.1, "svdd_pm": -49.7}
-SMC_ALPHAS = {"compressibility": [0.25, 0.5, 1.0, 2.0, 4.0], "digit3": [0.03, 0.1, 0.3, 1.0, 3.0]}
-DPS_SCALES = [0.1, 0.3, 1.0, 3.0, 10.0]
+SMC_ALPHAS = {"compressibility": [0.1, 0.25, 0.5, 1.0, 2.0, 4.0], "digit3": [0.03, 0.1, 0.3, 1.0, 3.0]}
+DPS_SCALES = [0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0]
 TUNING_SEED = 1000
 
 
@@ -220,24 +220,33 @@ def best_samples_figure(rows: list[tuple[str, list[np.ndarray], np.ndarray]], ti
 
 
 def naturalness_figure(quality: dict, floors: dict, path: Path) -> None:
-    """Per reward: classifier max-probability and Frechet distance per method, real-digit floors dashed."""
+    """Per reward: classifier max-probability and Frechet distances per method, real-digit floors dashed.
+
+    The third panel (Frechet to the held-out 3s, floor: real training 3s) is drawn for the digit-3 reward only.
+    """
     plt = pyplot()
     rewards = list(quality)
-    fig, axes = plt.subplots(len(rewards), 2, figsize=(10, 3.2 * len(rewards)), squeeze=False)
+    panels = [
+        ("mean_max_prob", "classifier max-probability", "real", "real digits"),
+        ("frechet", "Frechet vs held-out digits", "real", "real digits"),
+        ("frechet_target", "Frechet vs held-out 3s", "real_target", "real 3s"),
+    ]
+    fig, axes = plt.subplots(len(rewards), 3, figsize=(14, 3.2 * len(rewards)), squeeze=False)
     for r, reward in enumerate(rewards):
         methods = list(quality[reward])
         labels = [LABELS[m] for m in methods]
-        for c, (key, name) in enumerate(
-            [("mean_max_prob", "classifier max-probability"), ("frechet", "Frechet vs held-out")]
-        ):
+        for c, (key, name, floor, floor_label) in enumerate(panels):
             ax = axes[r, c]
+            if key == "frechet_target" and reward != "digit3":
+                ax.axis("off")
+                continue
             vals = [quality[reward][m][key] for m in methods]
             ax.bar(labels, vals, color="tab:blue")
-            ax.axhline(floors["real"][key], color="k", linestyle="--", linewidth=1, label="real digits")
+            ax.axhline(floors[floor][key], color="k", linestyle="--", linewidth=1, label=floor_label)
             for i, v in enumerate(vals):
                 ax.text(i, v, f"{v:.3g}", ha="center", va="bottom", fontsize=7)
             ax.set_title(f"{TITLES[reward]}: {name}", fontsize=9)
-            ax.tick_params(axis="x", labelsize=8)
+            ax.tick_params(axis="x", labelsize=7)
             if key == "mean_max_prob":
                 ax.set_ylim(0, 1.05)
             ax.legend(fontsize=7, loc="lower right" if key == "mean_max_prob" else "upper left")
@@ -257,6 +266,9 @@ def curve_figure(curve: pd.DataFrame, path: Path) -> None:
         ax.plot(part["M"], part["p90"], marker="^", linestyle="--", label="p90")
         ax.axhline(part["pretrained_median"].iloc[0], color="gray", linestyle=":", label="pre-trained median")
         ax.set_xscale("log", base=2)
+        if part["median"].max() - part["median"].min() > 100 * abs(part["median"].max()):
+            ax.set_yscale("symlog", linthresh=1e-3)  # log-probabilities saturating at 0
+            ax.set_ylim(top=0.0)
         ax.set_xlabel("M (candidates per step)")
         ax.set_ylabel("reward")
         ax.set_title(f"SVDD-PM, {TITLES[reward]}", fontsize=9)
@@ -348,7 +360,8 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             m = args.m if method not in ("pretrained", "dps") else 1
             ov = method_overrides(reward, method, args.m, smc_alpha[reward], dps_scale, args.value_dir)
-            main_runs[reward][method] = run(Spec(f"{reward}-{method}-M{m}", reward, method, ov))
+            tuned = {"smc": f"-a{smc_alpha[reward]}", "dps": f"-s{dps_scale}"}.get(method, "")
+            main_runs[reward][method] = run(Spec(f"{reward}-{method}-M{m}{tuned}", reward, method, ov))
 
     # 3. SVDD-PM against M (the M = args.m point is the main run).
     curve_runs: dict[str, dict[int, Path]] = {}
@@ -486,7 +499,7 @@ def render(meta, main_runs, summaries, quality, floors, curve, timings, args) ->
             rows.append(
                 [TITLES[reward], q]
                 + [
-                    fmt(float(s.loc[runs[x].name, col]), 2 if reward == "compressibility" else 3) if x in runs else "-"
+                    fmt(float(s.loc[runs[x].name, col]), 2 if reward == "compressibility" else 4) if x in runs else "-"
                     for x in METHODS
                 ]
             )
@@ -653,13 +666,23 @@ def render(meta, main_runs, summaries, quality, floors, curve, timings, args) ->
         for r in curve.sort_values(["reward", "M"]).to_dict("records")
     ]
     lines += [md_table(header, rows), "", "![SVDD against M](digits_svdd_vs_m.png)", ""]
+    main_s = sum(timings.get(d.name, {}).get("wall_s", 0.0) for runs in main_runs.values() for d in runs.values())
+    main_names = {d.name for runs in main_runs.values() for d in runs.values()}
+    curve_s = sum(r["wall_s"] for r in curve.to_dict("records") if f"{r['reward']}-svdd_pm-M{r['M']}" not in main_names)
+    tune_s = sum(v.get("wall_s", 0.0) for k, v in timings.items() if k.startswith("tune-"))
+    lines += [
+        f"Total wall time: main table {main_s / 60:.1f} min ({sum(len(r) for r in main_runs.values())} runs), "
+        f"M curve {curve_s / 60:.1f} min more (the M = {meta['M']} points are the main runs), tuning "
+        f"{tune_s / 60:.1f} min.",
+        "",
+    ]
     lines += [
         "## Environment",
         "",
-        f"torch {meta['torch']} (CPU, 1 thread per process), Python {meta['python']}, Ray backend; a 2-core machine "
-        "shared with another engineer's training job (load average at the end: "
-        + ", ".join(f"{v:.1f}" for v in meta["load_avg"])
-        + "), so wall times are upper bounds for an idle machine.",
+        f"torch {meta['torch']} (CPU, 1 thread per process), Python {meta['python']}, Ray backend on a 2-core "
+        "machine shared with other people's jobs: the `load` columns give the 1-minute load average when each "
+        "run ended (2 = both cores busy), so wall times are upper bounds for an idle machine. The main table "
+        "and the M curve were run when the machine was otherwise mostly idle.",
     ]
     return "\n".join(lines)
 
@@ -713,16 +736,16 @@ def observations(meta, main_runs, summaries, quality, timings) -> list[str]:
         q = quality[reward]
         best = order[0]
         if best == "svdd_pm":
-            head = f"SVDD-PM has the best median ({med(reward, 'svdd_pm'):.3f})"
+            head = f"SVDD-PM has the best median ({med(reward, 'svdd_pm'):.4g})"
         else:
-            head = (
-                f"{LABELS[best]} beats SVDD-PM on the median ({med(reward, best):.3f} vs {med(reward, 'svdd_pm'):.3f})"
-            )
+            a, b = med(reward, best), med(reward, "svdd_pm")
+            verb = "ties with" if abs(a - b) <= 0.01 * max(abs(a), abs(b)) else "beats"
+            head = f"{LABELS[best]} {verb} SVDD-PM on the median ({a:.4g} vs {b:.4g})"
         out.append(
             f"- **{TITLES[reward]}**: {head}. Diversity of the {meta['num_samples']} samples (distinct images / "
             "class entropy, nats): "
             + ", ".join(f"{LABELS[m]} {q[m]['distinct']} / {q[m]['class_entropy'] + 0.0:.2f}" for m in order)
-            + f" (pre-trained {q['pretrained']['distinct']} / {q['pretrained']['class_entropy']:.2f})."
+            + "."
         )
     r3 = "digit3"
     closest = sorted(quality[r3], key=lambda m: quality[r3][m]["frechet_target"])
@@ -731,8 +754,8 @@ def observations(meta, main_runs, summaries, quality, timings) -> list[str]:
         + ", ".join(f"{LABELS[m]} {quality[r3][m]['frechet_target']:.1f}" for m in closest)
         + " (real training 3s: see the floor row below)."
         + (
-            " The highest reward is not the most natural 3: with alpha = 0 and the classifier as the reward, "
-            "steering keeps pushing class-3 confidence after the images already look like 3s."
+            " The highest reward is not the most natural 3: with the classifier as the reward, strong steering "
+            "keeps pushing class-3 confidence after the images already look like 3s."
             if closest[0] != max(main_runs[r3], key=lambda m: med(r3, m))
             else ""
         )
@@ -742,10 +765,19 @@ def observations(meta, main_runs, summaries, quality, timings) -> list[str]:
         out.append(
             f"- **SVDD-MC vs SVDD-PM, {TITLES[reward]}**: median {med(reward, mc):.3f} vs {med(reward, pm):.3f}; "
             f"reward calls {calls(reward, mc)} vs {calls(reward, pm)}; wall {wall(reward, mc):.0f} s vs "
-            f"{wall(reward, pm):.0f} s. MC asks the reward only at the last step, where the M candidates of a "
-            "sample are almost always the same uint8 image (DDPM's last-step noise is below a grey level), so "
-            "its selection rests on the value network, which explains only part of the reward variance at "
-            "high noise (see the regression table)."
+            f"{wall(reward, pm):.0f} s. MC asks the reward only at the last step, where the "
+            f"{meta['num_samples'] * meta['M']} candidates were {calls(reward, mc)} distinct uint8 images "
+            "(DDPM's last-step noise is below a grey level), so its selection rests on the value network, "
+            "which explains only part of the reward variance at high noise (see the regression table)."
+        )
+    if meta["dps_scale"] >= 30:
+        out.append(
+            f"- **DPS at guidance scale {meta['dps_scale']:g}** (chosen by median reward): its best samples "
+            "(figure below) are high-frequency patterns that the classifier scores as 3 rather than clean 3s: "
+            "following the reward model's own gradient that hard is an adversarial attack on it "
+            f"(Frechet-3 {quality['digit3']['dps']['frechet_target']:.1f}, max-prob "
+            f"{quality['digit3']['dps']['mean_max_prob']:.3f}). Smaller scales give cleaner digits at lower reward "
+            "(see the tuning line)."
         )
     edges = []
     for reward, grids in meta["tuning"].items():
