@@ -148,6 +148,14 @@ def _pyplot():
     return plt
 
 
+def _save(fig, path: Path) -> Path:
+    """Lay out, write as PNG and close a figure."""
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    _pyplot().close(fig)
+    return path
+
+
 def _label(run: Run, method: str) -> str:
     m = run.samples.loc[run.samples["method"] == method, "num_candidates"].iloc[0]
     return f"{run.name}\n{method} M={m}"
@@ -166,10 +174,7 @@ def plot_distributions(runs: list[Run], path: Path) -> Path:
     ax.set_xticks(range(1, len(labels) + 1), labels, fontsize=8)
     ax.set_ylabel("reward (valid samples)")
     ax.set_title("Reward distribution")
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
 
 
 def plot_reward_vs_m(summary: pd.DataFrame, path: Path) -> Path | None:
@@ -186,10 +191,7 @@ def plot_reward_vs_m(summary: pd.DataFrame, path: Path) -> Path | None:
     ax.set_xlabel("M (candidates per step)")
     ax.set_ylabel("reward")
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
 
 
 def plot_trace(runs: list[Run], path: Path) -> Path | None:
@@ -209,10 +211,7 @@ def plot_trace(runs: list[Run], path: Path) -> Path | None:
     ax.set_xlabel("step t (reverse time)")
     ax.set_ylabel("candidate value")
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
 
 
 def plot_reward_vs_time(summary: pd.DataFrame, path: Path) -> Path | None:
@@ -227,10 +226,7 @@ def plot_reward_vs_time(summary: pd.DataFrame, path: Path) -> Path | None:
         ax.annotate(f"{row['run']}:{row['method']}", (row["run_wall_time_s"], row["reward_median"]), fontsize=7)
     ax.set_xlabel("run wall time (s)")
     ax.set_ylabel("median reward")
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
 
 
 def top_k(run: Run, k: int) -> pd.DataFrame:
@@ -264,10 +260,7 @@ def sample_grid(run: Run, k: int, path: Path) -> Path | None:
         for ax, (_, row) in zip(axes.flat, best.iterrows()):
             ax.imshow(np.asarray(Image.open(io.BytesIO(row["object"]))), cmap="gray")
             ax.set_title(f"{row['reward']:.3g}", fontsize=7)
-        fig.tight_layout()
-        fig.savefig(path, dpi=120)
-        plt.close(fig)
-        return path
+        return _save(fig, path)
     return None
 
 
