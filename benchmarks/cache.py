@@ -25,15 +25,31 @@ def main() -> None:
     rows = []
     for cache in (True, False):
         out = Path(tempfile.mkdtemp(prefix="svdd-cache-")) / "run"
-        overrides = [*sys.argv[2:], f"reward.cache={cache}", "reward.cache_file=null", f"run.output_dir={out}",
-                     "resources.backend=local"]
+        overrides = [
+            *sys.argv[2:],
+            f"reward.cache={cache}",
+            "reward.cache_file=null",
+            f"run.output_dir={out}",
+            "resources.backend=local",
+        ]
         _, totals = engine.run(load_config(sys.argv[1], overrides))
-        rows.append([f"cache {'on' if cache else 'off'}", totals["samples"], totals["candidates_scored"],
-                     totals["reward_calls"], totals["candidates_scored"] / max(totals["reward_calls"], 1),
-                     totals["reward_calls"] / totals["samples"]])
+        rows.append(
+            [
+                f"cache {'on' if cache else 'off'}",
+                totals["samples"],
+                totals["candidates_scored"],
+                totals["reward_calls"],
+                totals["candidates_scored"] / max(totals["reward_calls"], 1),
+                totals["reward_calls"] / totals["samples"],
+            ]
+        )
     print(f"config {sys.argv[1]} {' '.join(sys.argv[2:])}")
-    print(table(["run", "samples", "candidates scored", "reward calls", "candidates per call",
-                 "reward calls per sample"], rows))
+    print(
+        table(
+            ["run", "samples", "candidates scored", "reward calls", "candidates per call", "reward calls per sample"],
+            rows,
+        )
+    )
     print(f"reward calls saved by the cross-step cache: {1 - rows[0][3] / rows[1][3]:.1%}")
 
 

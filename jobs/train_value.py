@@ -37,7 +37,7 @@ import torch
 from svdd_ray.config import ConfigError, load_config
 from svdd_ray.engine.runner import build_model
 from svdd_ray.rewards import Component, build_reward, combine, resolve, score_safely
-from svdd_ray.values import ValueNetwork, collect_rollouts, save_value_network, train_value_network
+from svdd_ray.values import Rollouts, ValueNetwork, collect_rollouts, save_value_network, train_value_network
 
 #: Held-out errors are also reported for these ranges of t / T (reverse time: small = nearly clean).
 T_BINS = [(0.0, 0.1), (0.1, 0.3), (0.3, 0.6), (0.6, 1.0)]
@@ -58,7 +58,12 @@ def config_reward(config):
 
 @torch.no_grad()
 def predict(value_net: ValueNetwork, x: torch.Tensor, t: torch.Tensor, batch_size: int = 4096) -> torch.Tensor:
-    out = [value_net(x[i : i + batch_size], t[i : i + batch_size]) for i in range(0, len(x), batch_size)]
+    """Values of ``x`` at ``t`` on the network's device, returned on the CPU (rollouts live there)."""
+    device = next(value_net.parameters()).device
+    out = [
+        value_net(x[i : i + batch_size].to(device), t[i : i + batch_size].to(device)).cpu()
+        for i in range(0, len(x), batch_size)
+    ]
     return torch.cat(out).float()
 
 
@@ -89,6 +94,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--network-options", default=None, help="JSON kwargs for the network (default: config's)")
     parser.add_argument("--rollouts", type=int, default=4000, help="pretrained rollouts to train on")
+    parser.add_argument("--rollouts-cache", help="directory to keep collected rollouts in, for reruns")
+    parser.add_argument(
+        "--states-per-rollout",
+        type=int,
+        default=None,
+        help="train on this many random states of each rollout (default: all)",
+    )
     parser.add_argument("--heldout-rollouts", type=int, default=500, help="independent rollouts for evaluation")
     parser.add_argument("--val-rollouts", type=int, default=500, help="independent rollouts for early stopping")
     parser.add_argument("--epochs", type=int, default=20, help="at most this many epochs")
@@ -115,14 +127,35 @@ def main(argv: list[str] | None = None) -> int:
     began = time.perf_counter()
     model = build_model(config)
     reward = config_reward(config)
-    data = collect_rollouts(model, reward, num_rollouts=args.rollouts, seed=args.seed)
-    heldout = collect_rollouts(model, reward, num_rollouts=args.heldout_rollouts, seed=args.seed + 1)
-    val = collect_rollouts(model, reward, num_rollouts=args.val_rollouts, seed=args.seed + 2)
+
+    def rollouts(num: int, seed: int, per_rollout: int | None = None) -> Rollouts:
+        """Collected, or loaded from ``--rollouts-cache`` when made there with the same settings."""
+        key = {
+            "config": str(args.config),
+            "overrides": args.overrides,
+            "num": num,
+            "seed": seed,
+            "per_rollout": per_rollout,
+        }
+        path = Path(args.rollouts_cache) / f"rollouts-{seed}-{num}-{per_rollout}.pt" if args.rollouts_cache else None
+        if path is not None and path.is_file():
+            saved = torch.load(path, weights_only=True)
+            if saved["key"] == key:
+                return Rollouts(saved["x"], saved["t"], saved["reward"])
+        data = collect_rollouts(model, reward, num_rollouts=num, seed=seed, states_per_rollout=per_rollout)
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            torch.save({"key": key, "x": data.x, "t": data.t, "reward": data.reward}, path)
+        return data
+
+    data = rollouts(args.rollouts, args.seed, args.states_per_rollout)
+    heldout = rollouts(args.heldout_rollouts, args.seed + 1)
+    val = rollouts(args.val_rollouts, args.seed + 2)
     rollout_s = time.perf_counter() - began
     train_mean, train_std = float(data.reward.mean()), float(data.reward.std())
     print(
-        f"rollouts: {len(data.reward) // model.num_steps} train / {len(heldout.reward) // model.num_steps} held-out "
-        f"({len(data.reward)} states), reward mean {train_mean:.3f} std {train_std:.3f}, {rollout_s:.0f} s"
+        f"rollouts: {args.rollouts} train / {args.heldout_rollouts} held-out "
+        f"({len(data.reward)} training states), reward mean {train_mean:.3f} std {train_std:.3f}, {rollout_s:.0f} s"
     )
 
     torch.manual_seed(args.seed)
@@ -169,6 +202,7 @@ def main(argv: list[str] | None = None) -> int:
             "network_options": options,
             "parameters": params,
             "rollouts": args.rollouts,
+            "states_per_rollout": args.states_per_rollout,
             "heldout_rollouts": args.heldout_rollouts,
             "val_rollouts": args.val_rollouts,
             "epochs_run": len(losses),

@@ -236,17 +236,31 @@ def from_dict(cls: type, data: Any, path: str) -> Any:
 
 
 def apply_override(data: dict, override: str) -> None:
-    """Apply one ``dotted.key=value`` override (value parsed as YAML) to a raw config mapping."""
+    """Apply one ``dotted.key=value`` override (value parsed as YAML) to a raw config mapping.
+
+    A numeric part indexes a list: ``reward.components.0.actors=4``.
+    """
     if "=" not in override:
         raise ConfigError(f"override {override!r}: expected key=value")
     key, raw = override.split("=", 1)
     parts = key.strip().split(".")
     node = data
-    for part in parts[:-1]:
-        node = node.setdefault(part, {})
-        if not isinstance(node, dict):
-            raise ConfigError(f"{key}: {part} is not a mapping")
-    node[parts[-1]] = yaml.safe_load(raw)
+    for depth, part in enumerate(parts):
+        last = depth == len(parts) - 1
+        if isinstance(node, list):
+            if not part.isdigit() or int(part) >= len(node):
+                raise ConfigError(f"{key}: {part} is not an index of a list of {len(node)}")
+            if last:
+                node[int(part)] = yaml.safe_load(raw)
+            else:
+                node = node[int(part)]
+        elif isinstance(node, dict):
+            if last:
+                node[part] = yaml.safe_load(raw)
+            else:
+                node = node.setdefault(part, {})
+        else:
+            raise ConfigError(f"{key}: {parts[depth - 1]} is not a mapping or list")
 
 
 def load_config(path: str | Path, overrides: list[str] = ()) -> Config:

@@ -65,25 +65,61 @@ class Rollouts:
 
 
 def collect_rollouts(
-    model: DiffusionModel, reward: Reward, *, num_rollouts: int, seed: int = 0, batch_size: int = 256
+    model: DiffusionModel,
+    reward: Reward,
+    *,
+    num_rollouts: int,
+    seed: int = 0,
+    batch_size: int = 256,
+    states_per_rollout: int | None = None,
 ) -> Rollouts:
-    """Run the pretrained model and label every intermediate state with its rollout's reward.
+    """Run the pretrained model and label intermediate states with their rollout's reward.
 
+    Every state x_t (t >= 1) is kept, or ``states_per_rollout`` of them drawn at random per
+    rollout: fewer, less correlated states for the same number of final rewards.
     Rollouts whose reward is invalid (NaN) are dropped.
     """
     generator = make_generator(seed, getattr(model, "device", "cpu"))
+    picker = torch.Generator().manual_seed(seed)
     xs, ts, rs = [], [], []
     with torch.no_grad():
         for start in range(0, num_rollouts, batch_size):
             n = min(batch_size, num_rollouts - start)
             states = list(rollout(model, n, generator))
             final = as_values(reward(model.decode(states[-1][1])), n, source="reward")
-            ok = torch.isfinite(final)
-            for t, x in states[:-1]:
-                xs.append(x[ok.to(x.device)].cpu())
-                ts.append(torch.full((int(ok.sum()),), t, dtype=torch.long))
-                rs.append(final[ok])
+            ok = torch.isfinite(final).cpu()
+            x = torch.stack([x.cpu() for _, x in states[:-1]])[:, ok]  # [T, kept, ...]
+            t = torch.tensor([t for t, _ in states[:-1]]).unsqueeze(1).expand(-1, int(ok.sum()))
+            steps = torch.rand(t.shape, generator=picker).argsort(dim=0)
+            if states_per_rollout is not None:
+                steps = steps[: int(states_per_rollout)]
+            cols = torch.arange(t.shape[1]).expand_as(steps)
+            xs.append(x[steps, cols].flatten(0, 1))
+            ts.append(t[steps, cols].flatten())
+            rs.append(final.cpu()[ok].expand_as(steps).flatten())
     return Rollouts(torch.cat(xs), torch.cat(ts), torch.cat(rs).float())
+
+
+class StandardisedOutput:
+    """Mixin for value networks that predict a standardised reward: ``mean + std * z``.
+
+    Rewards live on their own scales, so a network regresses ``z`` and the two statistics are
+    buffers (saved in the checkpoint). Call ``_init_target_stats()`` in ``__init__`` and set
+    the statistics from the training rewards with :meth:`set_target_stats` before training.
+    """
+
+    def _init_target_stats(self) -> None:
+        self.register_buffer("target_mean", torch.zeros(()))
+        self.register_buffer("target_std", torch.ones(()))
+
+    @torch.no_grad()
+    def set_target_stats(self, mean: float, std: float) -> None:
+        """Output scale: predictions are ``mean + std * (standardised network output)``."""
+        self.target_mean.fill_(float(mean))
+        self.target_std.fill_(max(float(std), 1e-6))
+
+    def unstandardise(self, z: Tensor) -> Tensor:
+        return self.target_mean + self.target_std * z
 
 
 class ValueNetwork(nn.Module):

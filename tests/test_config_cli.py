@@ -36,6 +36,11 @@ def test_overrides_take_dotted_keys_and_yaml_values(tmp_path):
     assert config.run.num_candidates == 5 and config.run.alpha == 0.5 and config.model.options["length"] == 3
 
 
+def test_numeric_override_parts_index_lists(tmp_path):
+    config = load_config(write(tmp_path, GOOD), ["reward.components.0.weight=2.5"])
+    assert config.reward.components[0].weight == 2.5
+
+
 @pytest.mark.parametrize(
     "override,message",
     [
@@ -56,6 +61,8 @@ def test_overrides_take_dotted_keys_and_yaml_values(tmp_path):
         ("resources.backend=spark", "config.resources.backend: must be 'ray' or 'local'"),
         ("run.method=smc", "config.run.alpha: smc needs alpha > 0"),
         ("novalue", "override 'novalue': expected key=value"),
+        ("reward.components.3.weight=1", "reward.components.3.weight: 3 is not an index of a list of 1"),
+        ("run.method.x=1", "run.method.x: method is not a mapping or list"),
     ],
 )
 def test_bad_configs_fail_with_one_line_naming_the_key_and_write_nothing(tmp_path, capsys, override, message):

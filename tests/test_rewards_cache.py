@@ -95,8 +95,9 @@ def test_svdd_mc_runs_in_the_engine_with_rewards_only_at_the_end(tmp_path):
 
 def test_dps_runs_in_the_engine_with_a_configured_guide(tmp_path):
     engine.run(small_config(tmp_path / "pre", method="pretrained"))
-    config = small_config(tmp_path / "dps", method="dps", options={"guidance_scale": 3.0},
-                          value={"guide": "svdd_ray.demo:ones_guide"})
+    config = small_config(
+        tmp_path / "dps", method="dps", options={"guidance_scale": 3.0}, value={"guide": "svdd_ray.demo:ones_guide"}
+    )
     engine.run(config)
     assert read_samples(tmp_path / "dps").reward.mean() > read_samples(tmp_path / "pre").reward.mean() + 0.2
 

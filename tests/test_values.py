@@ -55,6 +55,19 @@ def test_rollouts_label_every_step_of_every_rollout(trained):
     assert abs(float(finals.mean()) - float((toy.p_pre * toy.reward).sum())) < 0.03
 
 
+def test_rollouts_can_keep_a_few_random_states_of_each_rollout():
+    toy = BinaryToy(length=4, num_steps=4, seed=0)
+    full = collect_rollouts(toy.model, toy.reward_fn, num_rollouts=300, seed=3, batch_size=100)
+    some = collect_rollouts(toy.model, toy.reward_fn, num_rollouts=300, seed=3, batch_size=100, states_per_rollout=2)
+    assert len(some.reward) == 300 * 2 and some.x.shape[1:] == full.x.shape[1:]
+    # the same rollouts (same seed): every kept state, with its label, is one of the full set's
+    full_rows = {(tuple(x.tolist()), int(t), float(r)) for x, t, r in zip(full.x, full.t, full.reward)}
+    assert all((tuple(x.tolist()), int(t), float(r)) in full_rows for x, t, r in zip(some.x, some.t, some.reward))
+    # each step is drawn about equally often (2 of 4 steps per rollout: ~150 each)
+    counts = torch.bincount(some.t, minlength=5)[1:]
+    assert counts.sum() == 600 and counts.min() > 100
+
+
 def test_regression_recovers_the_conditional_expected_reward(trained):
     toy, data, value_net, losses = trained
     assert losses[-1] < losses[0]

@@ -95,9 +95,7 @@ def cache_dir() -> Path:
 
     ``$SVDD_RAY_CACHE`` if set, else ``~/.cache/svdd_ray``. Created on demand.
     """
-    root = os.environ.get("SVDD_RAY_CACHE") or os.path.join(
-        os.path.expanduser("~"), ".cache", "svdd_ray"
-    )
+    root = os.environ.get("SVDD_RAY_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "svdd_ray")
     path = Path(root)
     path.mkdir(parents=True, exist_ok=True)
     return path

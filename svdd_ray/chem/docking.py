@@ -25,8 +25,15 @@ from pathlib import Path
 from svdd_ray.chem._dock_worker import LigandError, prepare_ligand
 from svdd_ray.chem.rewards import canonical_key
 
-__all__ = ["DockingReward", "DockingResult", "dockstring_targets_dir", "list_targets",
-           "target_box", "LigandError", "prepare_ligand"]
+__all__ = [
+    "DockingReward",
+    "DockingResult",
+    "dockstring_targets_dir",
+    "list_targets",
+    "target_box",
+    "LigandError",
+    "prepare_ligand",
+]
 
 _WORKER = Path(__file__).with_name("_dock_worker.py")
 NAN = float("nan")
@@ -186,15 +193,24 @@ class DockingReward:
         self.__name__ = f"docking_{self.target}"
 
     def __repr__(self) -> str:
-        return (f"DockingReward(target={self.target!r}, exhaustiveness={self.exhaustiveness}, "
-                f"seed={self.seed}, timeout_s={self.timeout_s}, center={self.center}, "
-                f"size={self.size}, num_poses={self.num_poses})")
+        return (
+            f"DockingReward(target={self.target!r}, exhaustiveness={self.exhaustiveness}, "
+            f"seed={self.seed}, timeout_s={self.timeout_s}, center={self.center}, "
+            f"size={self.size}, num_poses={self.num_poses})"
+        )
 
     # ------------------------------------------------------------- worker
     def _setup_message(self) -> dict:
-        return {"receptor": self.receptor, "center": self.center, "size": self.size,
-                "exhaustiveness": self.exhaustiveness, "seed": self.seed,
-                "num_poses": self.num_poses, "cpu": self.cpu, "return_poses": True}
+        return {
+            "receptor": self.receptor,
+            "center": self.center,
+            "size": self.size,
+            "exhaustiveness": self.exhaustiveness,
+            "seed": self.seed,
+            "num_poses": self.num_poses,
+            "cpu": self.cpu,
+            "return_poses": True,
+        }
 
     def _start(self) -> None:
         self.close()
@@ -202,8 +218,12 @@ class DockingReward:
         env = dict(os.environ)
         env.setdefault("OMP_NUM_THREADS", "1")
         self._proc = subprocess.Popen(
-            [sys.executable, str(_WORKER)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-            stderr=self._stderr, env=env, close_fds=True,
+            [sys.executable, str(_WORKER)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self._stderr,
+            env=env,
+            close_fds=True,
         )
         self._buffer = b""
         self.worker_starts += 1
@@ -314,8 +334,7 @@ class DockingReward:
             return DockingResult(smiles, error=answer["error"], seconds=seconds)
         affinities = [float(a) for a in answer["affinities"]]
         best = min(affinities) if affinities else NAN
-        return DockingResult(smiles, affinity=best, affinities=affinities, seconds=seconds,
-                             poses=answer.get("poses"))
+        return DockingResult(smiles, affinity=best, affinities=affinities, seconds=seconds, poses=answer.get("poses"))
 
     def dock(self, smiles_list: Sequence[str]) -> list[DockingResult]:
         """Dock each molecule; full results (affinities, poses as PDBQT, errors, timing)."""

@@ -26,8 +26,17 @@ from rdkit.Chem import rdFingerprintGenerator
 
 from svdd_ray.chem.rewards import canonical_key, logp, molecular_weight, qed, sa_raw, to_mol
 
-__all__ = ["validity", "uniqueness", "novelty", "internal_diversity", "property_values",
-           "property_distances", "evaluate", "moses_train_canonical", "PROPERTIES"]
+__all__ = [
+    "validity",
+    "uniqueness",
+    "novelty",
+    "internal_diversity",
+    "property_values",
+    "property_distances",
+    "evaluate",
+    "moses_train_canonical",
+    "PROPERTIES",
+]
 
 #: property name -> function ``list[str] -> list[float]``
 PROPERTIES = {"qed": qed, "sa": sa_raw, "logp": logp, "mw": molecular_weight}

@@ -1,6 +1,7 @@
 """Evaluate a trained MOSES prior and write its model card.
 
-    python -m svdd_ray.chem.model_card --ckpt-dir checkpoints/moses [--num-samples 10000]
+    python -m svdd_ray.chem.model_card --ckpt-dir checkpoints/moses [--num-samples 10000] [--device cuda]
+    python -m svdd_ray.chem.model_card --samples FILE.smi --sampling-note "..."   # score drawn samples
 
 Samples ``--num-samples`` molecules from the prior (``svdd_ray.sample`` with
 ``method="pretrained"``), draws the same number of random SELFIES token
@@ -8,7 +9,8 @@ strings whose lengths follow the train set's length distribution (the trivial
 baseline), computes :func:`svdd_ray.chem.metrics.evaluate` for both (novelty
 against the canonicalised MOSES train set, property distances against 10,000
 MOSES test molecules) and writes ``MODEL_CARD.md``, ``metrics.json`` and the
-samples (``prior_samples.smi``) into the checkpoint directory.
+samples (``prior_samples.smi``) into the checkpoint directory. ``--samples`` scores SMILES drawn
+earlier (one per line, e.g. on a GPU machine) instead of sampling here.
 """
 
 from __future__ import annotations
@@ -58,8 +60,9 @@ def _fmt(value: float, digits: int = 3) -> str:
     return "n/a" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.{digits}f}"
 
 
-def write_model_card(ckpt_dir: Path, config: dict, log: dict, metrics: dict, examples: list[str],
-                     sampling_seconds: float, num_samples: int) -> Path:
+def write_model_card(
+    ckpt_dir: Path, config: dict, log: dict, metrics: dict, examples: list[str], sampling: str, num_samples: int
+) -> Path:
     resolved = config.get("resolved", {})
     rows = [
         ("validity", "fraction of samples that decode to a molecule"),
@@ -75,8 +78,7 @@ def write_model_card(ckpt_dir: Path, config: dict, log: dict, metrics: dict, exa
     n_ref = int(ref.get("n", 0))
     table = [f"| metric | prior | random tokens | MOSES test ({n_ref} others) | meaning |", "|---|---|---|---|---|"]
     for key, meaning in rows:
-        table.append(f"| {key} | {_fmt(prior.get(key))} | {_fmt(base.get(key))} | "
-                     f"{_fmt(ref.get(key))} | {meaning} |")
+        table.append(f"| {key} | {_fmt(prior.get(key))} | {_fmt(base.get(key))} | {_fmt(ref.get(key))} | {meaning} |")
     curve = log.get("loss_curve", [])
     picks = curve[:: max(1, len(curve) // 12)] + (curve[-1:] if curve else [])
     seen, loss_rows = set(), []
@@ -89,13 +91,19 @@ def write_model_card(ckpt_dir: Path, config: dict, log: dict, metrics: dict, exa
     tcfg = config["train"]
     size_mb = (ckpt_dir / "prior.pt").stat().st_size / 1e6
     weights = f"EMA (decay {tcfg['ema_decay']})" if tcfg.get("ema_decay") else "plain"
-    vocab_line = (f"{resolved.get('vocab_size')} SELFIES tokens (id 0 = pad `[nop]`), mask id "
-                  f"{resolved.get('mask_id')}, sequence length {resolved.get('seq_len')}")
-    data_line = (f"MOSES train split (molsets wheel), {resolved.get('train_molecules')} molecules for "
-                 f"training, {resolved.get('val_molecules')} held out")
-    steps_line = (f"{log.get('steps')} (batch {tcfg['batch_size']}, {log.get('epochs', 0):.3f} epochs), wall time "
-                  f"{log.get('wall_seconds', 0) / 60:.1f} min on {resolved.get('device')} (torch "
-                  f"{resolved.get('torch')}, {tcfg.get('num_threads')} thread(s)); finished: {log.get('finished')}")
+    vocab_line = (
+        f"{resolved.get('vocab_size')} SELFIES tokens (id 0 = pad `[nop]`), mask id "
+        f"{resolved.get('mask_id')}, sequence length {resolved.get('seq_len')}"
+    )
+    data_line = (
+        f"MOSES train split (molsets wheel), {resolved.get('train_molecules')} molecules for "
+        f"training, {resolved.get('val_molecules')} held out"
+    )
+    steps_line = (
+        f"{log.get('steps')} (batch {tcfg['batch_size']}, {log.get('epochs', 0):.3f} epochs), wall time "
+        f"{log.get('wall_seconds', 0) / 60:.1f} min on {resolved.get('device')} (torch "
+        f"{resolved.get('torch')}, {tcfg.get('num_threads')} thread(s)); finished: {log.get('finished')}"
+    )
     final_val = _fmt(val[-1]["val_loss"] if val else float("nan"), 4)
     text = f"""# MOSES masked-diffusion prior (SELFIES)
 
@@ -109,8 +117,8 @@ plain `MaskedDiffusion.state_dict()`: `torch.load(path, weights_only=True)`.
 
 ## Model
 * vocabulary: {vocab_line}
-* parameters: {resolved.get('num_parameters')} ({size_mb:.1f} MB state_dict)
-* reverse steps: {config['diffusion']['num_steps']}; weights: {weights}
+* parameters: {resolved.get("num_parameters")} ({size_mb:.1f} MB state_dict)
+* reverse steps: {config["diffusion"]["num_steps"]}; weights: {weights}
 
 ## Training
 * data: {data_line}
@@ -121,23 +129,23 @@ plain `MaskedDiffusion.state_dict()`: `torch.load(path, weights_only=True)`.
 |---|---|---|
 {chr(10).join(loss_rows)}
 
-## Sample quality ({num_samples} samples, seed {metrics.get('seed')})
-Sampling took {sampling_seconds:.0f} s. The baseline decodes uniformly random non-pad tokens with
+## Sample quality ({num_samples} samples, seed {metrics.get("seed")})
+{sampling} The baseline decodes uniformly random non-pad tokens with
 the train set's length distribution; SELFIES decode almost any token string to a molecule, so
 validity alone says little here: compare uniqueness, novelty and the property distances.
-Distances are to {metrics.get('reference_size')} random MOSES test molecules; the last column scores
+Distances are to {metrics.get("reference_size")} random MOSES test molecules; the last column scores
 a disjoint sample of test molecules the same way (the noise floor).
 
 {chr(10).join(table)}
 
-Example samples: {', '.join(f'`{s}`' for s in examples)}
+Example samples: {", ".join(f"`{s}`" for s in examples)}
 
 ## Configuration
 ```yaml
 {cfg_text}```
 
 ## Limitations
-Small CPU-trained model: it learns MOSES' token statistics only partly; property distributions
+Small model: it learns MOSES' token statistics only partly; property distributions
 are shifted from the data (see the distances above). Meant as the prior for reward-guided
 sampling experiments, not as a state-of-the-art generator.
 """
@@ -154,6 +162,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch-size", type=int, default=1000)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--reference-size", type=int, default=10_000)
+    parser.add_argument("--device", default="cpu", help="where to sample (cpu, cuda)")
+    parser.add_argument("--samples", help="score these SMILES (one per line) instead of sampling")
+    parser.add_argument("--sampling-note", default="", help="how --samples were drawn, for the card")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
 
@@ -162,20 +173,30 @@ def main(argv: list[str] | None = None) -> int:
     from svdd_ray.chem.train import load_prior
 
     ckpt_dir = Path(args.ckpt_dir)
-    model = load_prior(ckpt_dir)
+    model = load_prior(ckpt_dir, device=args.device)
     vocab, config = model.vocab, model.train_config
     log = json.loads((ckpt_dir / "train_log.json").read_text()) if (ckpt_dir / "train_log.json").is_file() else {}
 
     def say(msg: str) -> None:
         print(f"[model_card {time.strftime('%H:%M:%S')}] {msg}", flush=True)
 
-    say(f"sampling {args.num_samples} molecules from the prior ...")
-    t0 = time.time()
-    with torch.no_grad():
-        samples = sample_prior(model, args.num_samples, seed=args.seed, batch_size=args.batch_size)
-    sampling_seconds = time.time() - t0
-    (ckpt_dir / "prior_samples.smi").write_text("\n".join(samples) + "\n")
-    say(f"sampled in {sampling_seconds:.0f} s")
+    if args.samples:
+        samples = Path(args.samples).read_text().splitlines()[: args.num_samples]
+        if len(samples) < args.num_samples:
+            raise SystemExit(
+                f"--samples {args.samples}: {len(samples)} lines, fewer than --num-samples {args.num_samples}"
+            )
+        note = f": {args.sampling_note}" if args.sampling_note else ""
+        sampling = f"Samples read from `{Path(args.samples).name}`{note}."
+    else:
+        say(f"sampling {args.num_samples} molecules from the prior on {args.device} ...")
+        t0 = time.time()
+        with torch.no_grad():
+            samples = sample_prior(model, args.num_samples, seed=args.seed, batch_size=args.batch_size)
+        sampling = f"Sampling took {time.time() - t0:.0f} s on {args.device}."
+        say(sampling)
+    if Path(args.samples or "").resolve() != (ckpt_dir / "prior_samples.smi").resolve():
+        (ckpt_dir / "prior_samples.smi").write_text("\n".join(samples) + "\n")
 
     train_smiles = load_smiles("train")
     rng = random.Random(args.seed)
@@ -195,13 +216,16 @@ def main(argv: list[str] | None = None) -> int:
     say("metrics: baseline ...")
     metrics["baseline"] = evaluate(baseline, train=train_set, reference=reference, seed=args.seed)
     # a second, disjoint test sample shows the distances' noise floor
-    other = [s for s in random.Random(args.seed + 1).sample(test, min(2 * args.reference_size, len(test)))
-             if s not in set(test_sample)][: args.reference_size]
+    other = [
+        s
+        for s in random.Random(args.seed + 1).sample(test, min(2 * args.reference_size, len(test)))
+        if s not in set(test_sample)
+    ][: args.reference_size]
     say("metrics: test-set floor ...")
     metrics["test_subsample"] = evaluate(other, train=train_set, reference=reference, seed=args.seed)
     (ckpt_dir / "metrics.json").write_text(json.dumps(metrics, indent=1))
     examples = [s for s in samples if s][:8]
-    path = write_model_card(ckpt_dir, config, log, metrics, examples, sampling_seconds, args.num_samples)
+    path = write_model_card(ckpt_dir, config, log, metrics, examples, sampling, args.num_samples)
     say(f"wrote {path}")
     return 0
 

@@ -57,17 +57,26 @@ class SequenceTransformer(nn.Module):
         self.vocab_size = int(vocab_size)
         self.seq_len = int(seq_len)
         self.d_model = int(d_model)
-        self.config = dict(vocab_size=self.vocab_size, seq_len=self.seq_len, d_model=self.d_model,
-                           layers=int(layers), heads=int(heads), ff_mult=int(ff_mult),
-                           dropout=float(dropout))
+        self.config = dict(
+            vocab_size=self.vocab_size,
+            seq_len=self.seq_len,
+            d_model=self.d_model,
+            layers=int(layers),
+            heads=int(heads),
+            ff_mult=int(ff_mult),
+            dropout=float(dropout),
+        )
         self.token_embedding = nn.Embedding(vocab_size + 1, d_model)  # + mask token
         self.position_embedding = nn.Parameter(torch.zeros(seq_len, d_model))
-        self.time_mlp = nn.Sequential(
-            nn.Linear(d_model, 2 * d_model), nn.SiLU(), nn.Linear(2 * d_model, d_model)
-        )
+        self.time_mlp = nn.Sequential(nn.Linear(d_model, 2 * d_model), nn.SiLU(), nn.Linear(2 * d_model, d_model))
         block = nn.TransformerEncoderLayer(
-            d_model, heads, dim_feedforward=ff_mult * d_model, dropout=dropout,
-            activation="gelu", batch_first=True, norm_first=True,
+            d_model,
+            heads,
+            dim_feedforward=ff_mult * d_model,
+            dropout=dropout,
+            activation="gelu",
+            batch_first=True,
+            norm_first=True,
         )
         self.encoder = nn.TransformerEncoder(block, layers, enable_nested_tensor=False)
         self.final_norm = nn.LayerNorm(d_model, elementwise_affine=False)
@@ -84,6 +93,10 @@ class SequenceTransformer(nn.Module):
         nn.init.zeros_(self.head.bias)
 
     def forward(self, x: Tensor, t: Tensor) -> Tensor:
+        return self.head(self.features(x, t))
+
+    def features(self, x: Tensor, t: Tensor) -> Tensor:
+        """The time-modulated last hidden states ``[n, L, d_model]`` (what ``head`` reads)."""
         if x.dim() != 2 or x.shape[1] != self.seq_len:
             raise ValueError(f"expected x of shape [n, {self.seq_len}], got {tuple(x.shape)}")
         t = torch.as_tensor(t, device=x.device, dtype=torch.float32)
@@ -93,8 +106,7 @@ class SequenceTransformer(nn.Module):
         h = self.token_embedding(x) + self.position_embedding[None] + cond[:, None, :]
         h = self.encoder(h)
         scale, shift = self.final_modulation(cond).chunk(2, dim=-1)
-        h = self.final_norm(h) * (1.0 + scale[:, None, :]) + shift[:, None, :]
-        return self.head(h)
+        return self.final_norm(h) * (1.0 + scale[:, None, :]) + shift[:, None, :]
 
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())

@@ -148,9 +148,7 @@ def logp(smiles_list: Sequence[str]) -> list[float]:
 
 def penalized_logp(smiles_list: Sequence[str]) -> list[float]:
     """``logP - SA - max(largest ring size - 6, 0)`` (unnormalised, as in JT-VAE)."""
-    return _apply(
-        lambda m: Crippen.MolLogP(m) - _sa_score(m) - _cycle_penalty(m), smiles_list
-    )
+    return _apply(lambda m: Crippen.MolLogP(m) - _sa_score(m) - _cycle_penalty(m), smiles_list)
 
 
 def molecular_weight(smiles_list: Sequence[str]) -> list[float]:
@@ -172,9 +170,7 @@ def ring_penalty(smiles_list: Sequence[str], max_ring_size: int = 6) -> list[flo
     return _apply(lambda m: float(max(_largest_ring(m) - max_ring_size, 0)), smiles_list)
 
 
-def size_penalty(
-    smiles_list: Sequence[str], min_heavy_atoms: int = 10, max_heavy_atoms: int = 40
-) -> list[float]:
+def size_penalty(smiles_list: Sequence[str], min_heavy_atoms: int = 10, max_heavy_atoms: int = 40) -> list[float]:
     """Distance (in heavy atoms) of a molecule's size from ``[min, max]``; 0 inside."""
 
     def penalty(m) -> float:
@@ -201,9 +197,7 @@ def weighted_sum(*terms: tuple[Callable[[list], Sequence[float]], float]) -> Cal
             total = [a + float(weight) * float(b) for a, b in zip(total, values)]
         return [v if math.isfinite(v) else NAN for v in total]
 
-    composite.__name__ = "weighted_sum(" + ", ".join(
-        f"{getattr(fn, '__name__', 'f')}*{w:g}" for fn, w in terms
-    ) + ")"
+    composite.__name__ = "weighted_sum(" + ", ".join(f"{getattr(fn, '__name__', 'f')}*{w:g}" for fn, w in terms) + ")"
     return composite
 
 

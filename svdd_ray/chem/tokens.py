@@ -97,17 +97,11 @@ class SelfiesVocab:
         return f"SelfiesVocab(size={self.size}, seq_len={self.seq_len})"
 
     def __eq__(self, other) -> bool:
-        return (
-            isinstance(other, SelfiesVocab)
-            and self.tokens == other.tokens
-            and self.seq_len == other.seq_len
-        )
+        return isinstance(other, SelfiesVocab) and self.tokens == other.tokens and self.seq_len == other.seq_len
 
     # -------------------------------------------------------------- building
     @classmethod
-    def from_token_lists(
-        cls, token_lists: Iterable[Sequence[str]], seq_len: int | None = None
-    ) -> SelfiesVocab:
+    def from_token_lists(cls, token_lists: Iterable[Sequence[str]], seq_len: int | None = None) -> SelfiesVocab:
         """Vocabulary of all tokens seen (sorted by decreasing frequency, then name)."""
         counts: Counter = Counter()
         longest = 0
@@ -123,9 +117,7 @@ class SelfiesVocab:
     @classmethod
     def build(cls, smiles: Iterable[str], seq_len: int | None = None) -> SelfiesVocab:
         """Vocabulary from SMILES strings (unencodable ones are skipped)."""
-        return cls.from_token_lists(
-            (smiles_to_selfies_tokens(s) for s in smiles), seq_len=seq_len
-        )
+        return cls.from_token_lists((smiles_to_selfies_tokens(s) for s in smiles), seq_len=seq_len)
 
     # ------------------------------------------------------------ (de)coding
     def token_ids(self, tokens: Sequence[str]) -> list[int] | None:
@@ -248,17 +240,14 @@ def encoded_moses(
 
     from .data import cache_dir, load_smiles
 
-    smiles = load_smiles(split, limit=limit)
-    vocab_key = (
-        "own" if vocab is None
-        else hashlib.sha1(json.dumps(vocab.to_dict()).encode()).hexdigest()[:10]
-    )
+    vocab_key = "own" if vocab is None else hashlib.sha1(json.dumps(vocab.to_dict()).encode()).hexdigest()[:10]
     cache_file = cache_dir() / f"moses_{split}_{limit or 'all'}_{vocab_key}_selfies.npz"
     if cache and cache_file.is_file():
         data = np.load(cache_file, allow_pickle=False)
         loaded_vocab = SelfiesVocab.from_dict(json.loads(str(data["vocab"])))
         return loaded_vocab, data["ids"]
 
+    smiles = load_smiles(split, limit=limit)
     token_lists = []
     total = len(smiles)
     for i, smi in enumerate(smiles):

@@ -39,10 +39,21 @@ DEFAULTS: dict[str, Any] = {
     "network": {"d_model": 96, "layers": 4, "heads": 4, "ff_mult": 4, "dropout": 0.0},
     "diffusion": {"num_steps": 50},
     "train": {
-        "batch_size": 128, "lr": 1.0e-3, "min_lr_ratio": 0.05, "weight_decay": 0.0,
-        "warmup_steps": 200, "max_steps": 100_000, "max_minutes": 60.0, "grad_clip": 1.0,
-        "ema_decay": 0.995, "log_every": 50, "eval_every": 500, "sample_every": 1000,
-        "sample_size": 64, "num_threads": 1, "device": "auto",
+        "batch_size": 128,
+        "lr": 1.0e-3,
+        "min_lr_ratio": 0.05,
+        "weight_decay": 0.0,
+        "warmup_steps": 200,
+        "max_steps": 100_000,
+        "max_minutes": 60.0,
+        "grad_clip": 1.0,
+        "ema_decay": 0.995,
+        "log_every": 50,
+        "eval_every": 500,
+        "sample_every": 1000,
+        "sample_size": 64,
+        "num_threads": 1,
+        "device": "auto",
     },
 }
 
@@ -73,11 +84,17 @@ def build_model(config: dict, vocab: SelfiesVocab):
 
     net_cfg = config["network"]
     network = SequenceTransformer(
-        vocab.size, vocab.seq_len, d_model=int(net_cfg["d_model"]), layers=int(net_cfg["layers"]),
-        heads=int(net_cfg["heads"]), ff_mult=int(net_cfg["ff_mult"]), dropout=float(net_cfg["dropout"]),
+        vocab.size,
+        vocab.seq_len,
+        d_model=int(net_cfg["d_model"]),
+        layers=int(net_cfg["layers"]),
+        heads=int(net_cfg["heads"]),
+        ff_mult=int(net_cfg["ff_mult"]),
+        dropout=float(net_cfg["dropout"]),
     )
-    return MaskedDiffusion(network, vocab.size, vocab.seq_len,
-                           num_steps=int(config["diffusion"]["num_steps"]), decoder=vocab.decode)
+    return MaskedDiffusion(
+        network, vocab.size, vocab.seq_len, num_steps=int(config["diffusion"]["num_steps"]), decoder=vocab.decode
+    )
 
 
 def default_checkpoint_dir() -> Path:
@@ -148,8 +165,7 @@ def _sample_check(model, n: int, seed: int) -> dict:
     x0 = final_states(model, n, generator)
     smiles = model.decode(x0)
     valid = [s for s in smiles if s]
-    return {"validity": len(valid) / n, "uniqueness": len(set(valid)) / max(len(valid), 1),
-            "examples": valid[:5]}
+    return {"validity": len(valid) / n, "uniqueness": len(set(valid)) / max(len(valid), 1), "examples": valid[:5]}
 
 
 def train_prior(config: dict, out_dir: str | Path) -> dict:
@@ -169,8 +185,7 @@ def train_prior(config: dict, out_dir: str | Path) -> dict:
 
     t_data = time.time()
     say("encoding MOSES train set to SELFIES (cached after the first run) ...")
-    vocab, ids = encoded_moses("train", limit=cfg["data"]["limit"],
-                               progress=lambda d, n: say(f"  encoded {d}/{n}"))
+    vocab, ids = encoded_moses("train", limit=cfg["data"]["limit"], progress=lambda d, n: say(f"  encoded {d}/{n}"))
     say(f"{len(ids)} molecules, {vocab} ({time.time() - t_data:.1f} s)")
     rng = np.random.default_rng(seed)
     order = rng.permutation(len(ids))
@@ -180,10 +195,17 @@ def train_prior(config: dict, out_dir: str | Path) -> dict:
 
     model = build_model(cfg, vocab).to(device)
     n_params = sum(p.numel() for p in model.parameters())
-    cfg["resolved"] = {"vocab_size": vocab.size, "seq_len": vocab.seq_len, "mask_id": vocab.mask_id,
-                       "num_parameters": n_params, "device": str(device),
-                       "train_molecules": len(train_ids), "val_molecules": val_size,
-                       "torch": str(torch.__version__), "python": platform.python_version()}
+    cfg["resolved"] = {
+        "vocab_size": vocab.size,
+        "seq_len": vocab.seq_len,
+        "mask_id": vocab.mask_id,
+        "num_parameters": n_params,
+        "device": str(device),
+        "train_molecules": len(train_ids),
+        "val_molecules": val_size,
+        "torch": str(torch.__version__),
+        "python": platform.python_version(),
+    }
     vocab.save(out_dir / "vocab.json")
     (out_dir / "config.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
     say(f"model: {n_params} parameters on {device}")
@@ -193,13 +215,17 @@ def train_prior(config: dict, out_dir: str | Path) -> dict:
         ema = copy.deepcopy(model).eval()
         for p in ema.parameters():
             p.requires_grad_(False)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=float(tcfg["lr"]),
-                                  weight_decay=float(tcfg["weight_decay"]))
+    optimizer = torch.optim.AdamW(model.parameters(), lr=float(tcfg["lr"]), weight_decay=float(tcfg["weight_decay"]))
     generator = torch.Generator(device=device).manual_seed(seed + 1)
     batch_size, max_steps = int(tcfg["batch_size"]), int(tcfg["max_steps"])
     max_seconds = float(tcfg["max_minutes"]) * 60.0
-    log: dict[str, Any] = {"config": cfg, "loss_curve": [], "val_curve": [], "samples": [],
-                           "data_seconds": time.time() - t_data}
+    log: dict[str, Any] = {
+        "config": cfg,
+        "loss_curve": [],
+        "val_curve": [],
+        "samples": [],
+        "data_seconds": time.time() - t_data,
+    }
     perm = torch.randperm(len(train_ids), generator=torch.Generator().manual_seed(seed))
     cursor, epoch, step, running, running_n = 0, 0, 0, 0.0, 0
     start = time.time()
@@ -207,8 +233,7 @@ def train_prior(config: dict, out_dir: str | Path) -> dict:
     def save(final: bool = False) -> None:
         weights = (ema if ema is not None else model).state_dict()
         torch.save({k: v.detach().cpu() for k, v in weights.items()}, out_dir / "prior.pt")
-        log.update(steps=step, wall_seconds=time.time() - start, epochs=epoch + cursor / len(train_ids),
-                   finished=final)
+        log.update(steps=step, wall_seconds=time.time() - start, epochs=epoch + cursor / len(train_ids), finished=final)
         (out_dir / "train_log.json").write_text(json.dumps(log, indent=1))
 
     while True:
@@ -216,8 +241,7 @@ def train_prior(config: dict, out_dir: str | Path) -> dict:
         progress = max(step / max_steps, elapsed / max_seconds if max_seconds > 0 else 0.0)
         if progress >= 1.0:
             break
-        lr = float(tcfg["lr"]) * _lr_factor(step, progress, int(tcfg["warmup_steps"]),
-                                            float(tcfg["min_lr_ratio"]))
+        lr = float(tcfg["lr"]) * _lr_factor(step, progress, int(tcfg["warmup_steps"]), float(tcfg["min_lr_ratio"]))
         for group in optimizer.param_groups:
             group["lr"] = lr
         if cursor + batch_size > len(train_ids):
@@ -241,8 +265,7 @@ def train_prior(config: dict, out_dir: str | Path) -> dict:
         running += float(loss.detach())
         running_n += 1
         if step % int(tcfg["log_every"]) == 0:
-            entry = {"step": step, "seconds": round(time.time() - start, 1),
-                     "loss": running / running_n, "lr": lr}
+            entry = {"step": step, "seconds": round(time.time() - start, 1), "loss": running / running_n, "lr": lr}
             log["loss_curve"].append(entry)
             say(f"step {step} loss {entry['loss']:.4f} lr {lr:.2e} ({entry['seconds']:.0f} s)")
             running, running_n = 0.0, 0
@@ -256,8 +279,10 @@ def train_prior(config: dict, out_dir: str | Path) -> dict:
             check = _sample_check(ema if ema is not None else model, int(tcfg["sample_size"]), seed)
             check["step"] = step
             log["samples"].append(check)
-            say(f"step {step} samples: validity {check['validity']:.2f} "
-                f"uniqueness {check['uniqueness']:.2f} e.g. {check['examples'][:3]}")
+            say(
+                f"step {step} samples: validity {check['validity']:.2f} "
+                f"uniqueness {check['uniqueness']:.2f} e.g. {check['examples'][:3]}"
+            )
 
     eval_model = ema if ema is not None else model
     if log["val_curve"] and log["val_curve"][-1]["step"] == step:
@@ -269,6 +294,8 @@ def train_prior(config: dict, out_dir: str | Path) -> dict:
     check["step"] = step
     log["samples"].append(check)
     save(final=True)
-    say(f"done: {step} steps, {time.time() - start:.0f} s, val_loss {vl:.4f}, "
-        f"sample validity {check['validity']:.2f}; wrote {out_dir}")
+    say(
+        f"done: {step} steps, {time.time() - start:.0f} s, val_loss {vl:.4f}, "
+        f"sample validity {check['validity']:.2f}; wrote {out_dir}"
+    )
     return log

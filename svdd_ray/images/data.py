@@ -80,9 +80,7 @@ def split_indices(n: int, heldout_fraction: float = 0.2, seed: int = 0) -> tuple
     return np.sort(perm[n_heldout:]), np.sort(perm[:n_heldout])
 
 
-def load_digits_split(
-    resolution: int = NATIVE_RESOLUTION, heldout_fraction: float = 0.2, seed: int = 0
-) -> DigitsSplit:
+def load_digits_split(resolution: int = NATIVE_RESOLUTION, heldout_fraction: float = 0.2, seed: int = 0) -> DigitsSplit:
     """The digits cut into a fixed train / held-out split (the default: 1,438 / 359 images)."""
     x, y = load_digits_tensors(resolution)
     train_idx, heldout_idx = split_indices(len(x), heldout_fraction, seed)

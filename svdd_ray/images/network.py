@@ -94,9 +94,7 @@ class DigitsUNet(nn.Module):
         self.in_channels = in_channels
         emb_dim = 4 * base_channels
         self.base_channels = base_channels
-        self.time_mlp = nn.Sequential(
-            nn.Linear(base_channels, emb_dim), nn.SiLU(), nn.Linear(emb_dim, emb_dim)
-        )
+        self.time_mlp = nn.Sequential(nn.Linear(base_channels, emb_dim), nn.SiLU(), nn.Linear(emb_dim, emb_dim))
         self.conv_in = nn.Conv2d(in_channels, base_channels, 3, padding=1)
 
         chans = [base_channels * m for m in channel_mult]

@@ -234,7 +234,9 @@ def train_prior(config: dict | None, out_dir: str | os.PathLike) -> dict:
         classifier_metrics = None
         if not classifier_path.is_file():
             _, classifier_metrics = train_classifier(
-                classifier_path, seed=seed, split_seed=int(data_cfg["split_seed"]),
+                classifier_path,
+                seed=seed,
+                split_seed=int(data_cfg["split_seed"]),
                 heldout_fraction=float(data_cfg["heldout_fraction"]),
             )
 
@@ -276,11 +278,16 @@ def train_prior(config: dict | None, out_dir: str | os.PathLike) -> dict:
                     be.copy_(bm)
             losses.append(float(loss.detach()))
             if (step + 1) % int(tcfg["log_every"]) == 0 or step + 1 == steps:
-                entry = {"step": step + 1, "loss": float(np.mean(losses[-int(tcfg["log_every"]):])),
-                         "elapsed_s": round(time.perf_counter() - start, 1)}
+                entry = {
+                    "step": step + 1,
+                    "loss": float(np.mean(losses[-int(tcfg["log_every"]) :])),
+                    "elapsed_s": round(time.perf_counter() - start, 1),
+                }
                 log.append(entry)
-                print(f"[digits prior] step {entry['step']}/{steps} loss {entry['loss']:.4f} "
-                      f"({entry['elapsed_s']} s)", flush=True)
+                print(
+                    f"[digits prior] step {entry['step']}/{steps} loss {entry['loss']:.4f} ({entry['elapsed_s']} s)",
+                    flush=True,
+                )
             if max_wall is not None and time.perf_counter() - start > 60 * float(max_wall):
                 print(f"[digits prior] stopping at step {step + 1}: max_minutes={max_wall} reached", flush=True)
                 break
@@ -337,12 +344,15 @@ def evaluate_prior(model, config: dict, out_dir: str | os.PathLike, training: di
     rows, cols = int(ecfg["grid_rows"]), int(ecfg["grid_cols"])
     save_png(image_grid(images, rows, cols, scale=6), out / "samples.png")
     save_png(
-        comparison_figure([
-            ("held-out digits", to_uint8_images(heldout[:64])),
-            ("model samples", images[:64]),
-            ("pixel marginals", to_uint8_images(baselines["pixel_marginals"][:64])),
-            ("gaussian noise", to_uint8_images(baselines["gaussian_noise"][:64])),
-        ], scale=5),
+        comparison_figure(
+            [
+                ("held-out digits", to_uint8_images(heldout[:64])),
+                ("model samples", images[:64]),
+                ("pixel marginals", to_uint8_images(baselines["pixel_marginals"][:64])),
+                ("gaussian noise", to_uint8_images(baselines["gaussian_noise"][:64])),
+            ],
+            scale=5,
+        ),
         out / "comparison.png",
     )
     metrics = {
@@ -353,8 +363,10 @@ def evaluate_prior(model, config: dict, out_dir: str | os.PathLike, training: di
         "classifier_heldout_accuracy": accuracy(classifier, heldout, split.heldout_labels),
         "quality": quality,
         "environment": {
-            "torch": torch.__version__, "python": platform.python_version(),
-            "threads": torch.get_num_threads(), "machine": platform.machine(),
+            "torch": torch.__version__,
+            "python": platform.python_version(),
+            "threads": torch.get_num_threads(),
+            "machine": platform.machine(),
         },
     }
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
@@ -374,6 +386,7 @@ def model_card(cfg: dict, metrics: dict) -> str:
         ("pixel_marginals", "baseline: independent per-pixel marginals"),
         ("gaussian_noise", "baseline: Gaussian noise, clipped"),
     ]
+
     def nn(k: str) -> str:
         return f"{q[k]['nn_train_l2']:.2f} / {q[k]['nn_train_l2_min']:.2f}" if "nn_train_l2" in q[k] else "-"
 
@@ -390,19 +403,19 @@ scaled to [-1, 1]), used as the pretrained model that SVDD steers. Load it with
 `svdd_ray.images.load_prior()` (a `svdd_ray.models.GaussianDiffusion` whose `decode` gives uint8
 8x8 arrays).
 
-- Data: {q['train_digits']['n']} training / {q['heldout_digits']['n']} held-out digits, native 8x8
-  (`load_digits_split(seed={cfg['data']['split_seed']}, heldout_fraction={cfg['data']['heldout_fraction']})`).
-- Network: `DigitsUNet`, {metrics['num_parameters']:,} parameters; `prior.pt` is the EMA network's
-  `state_dict` ({metrics['checkpoint_bytes'] / 1e6:.2f} MB, `torch.load(..., weights_only=True)`).
-- Diffusion: {diff['num_train_steps']} training timesteps, {diff['schedule']} schedule, sampling with
-  {diff['num_steps']} {diff['sampler']} steps, x0 clipped to +-{diff['clip_x0']}.
-- Training: {metrics['train_steps']} steps of batch {cfg['train']['batch_size']} in
-  **{metrics['train_wall_time_s'] / 60:.1f} min** wall time on {metrics['environment']['threads']} CPU thread
-  (torch {metrics['environment']['torch']}); final loss {metrics['final_loss']:.4f}.
-  Sampling {q['model']['n']} images took {metrics['sampling_wall_time_s']:.1f} s.
+- Data: {q["train_digits"]["n"]} training / {q["heldout_digits"]["n"]} held-out digits, native 8x8
+  (`load_digits_split(seed={cfg["data"]["split_seed"]}, heldout_fraction={cfg["data"]["heldout_fraction"]})`).
+- Network: `DigitsUNet`, {metrics["num_parameters"]:,} parameters; `prior.pt` is the EMA network's
+  `state_dict` ({metrics["checkpoint_bytes"] / 1e6:.2f} MB, `torch.load(..., weights_only=True)`).
+- Diffusion: {diff["num_train_steps"]} training timesteps, {diff["schedule"]} schedule, sampling with
+  {diff["num_steps"]} {diff["sampler"]} steps, x0 clipped to +-{diff["clip_x0"]}.
+- Training: {metrics["train_steps"]} steps of batch {cfg["train"]["batch_size"]} in
+  **{metrics["train_wall_time_s"] / 60:.1f} min** wall time on {metrics["environment"]["threads"]} CPU thread
+  (torch {metrics["environment"]["torch"]}); final loss {metrics["final_loss"]:.4f}.
+  Sampling {q["model"]["n"]} images took {metrics["sampling_wall_time_s"]:.1f} s.
 - Digit classifier (`classifier.pt`, `svdd_ray.images.DigitClassifier`, 3 conv layers + 2 linear,
   SiLU, trained 40 epochs with +-1 pixel shifts and pixel noise on the training split): held-out
-  accuracy **{metrics['classifier_heldout_accuracy']:.4f}**.
+  accuracy **{metrics["classifier_heldout_accuracy"]:.4f}**.
 
 ## Samples
 
@@ -453,8 +466,11 @@ def _notes(q: dict) -> str:
     if model_nn is not None and heldout_nn:
         closer = 100.0 * (1.0 - model_nn / heldout_nn)
         model_min, heldout_min = q["model"]["nn_train_l2_min"], q["heldout_digits"]["nn_train_l2_min"]
-        copies = "no sample is closer to a training digit than the closest held-out digit is" if (
-            model_min >= heldout_min) else "some samples are closer to a training digit than any held-out digit is"
+        copies = (
+            "no sample is closer to a training digit than the closest held-out digit is"
+            if (model_min >= heldout_min)
+            else "some samples are closer to a training digit than any held-out digit is"
+        )
         lines.append(
             f"Samples lie on average {abs(closer):.0f}% {'closer to' if closer > 0 else 'farther from'} their "
             f"nearest training digit than held-out digits do "

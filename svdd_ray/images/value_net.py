@@ -8,7 +8,8 @@ ends in. Wrap it in :class:`svdd_ray.values.ValueNetwork` to use it as a value; 
 Rewards live on their own scales (JPEG bytes around -390, log-probabilities in ``[-20, 0]``),
 so the network predicts a standardised target: ``out = target_mean + target_std * f(x, t)``.
 The two statistics are buffers (saved in the checkpoint); set them from the training rewards
-with :meth:`DigitsValueNet.set_target_stats` before training.
+with :meth:`DigitsValueNet.set_target_stats` before training
+(:class:`svdd_ray.values.StandardisedOutput`).
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+
+from svdd_ray.values import StandardisedOutput
 
 from .network import sinusoidal_embedding
 
@@ -36,7 +39,7 @@ class _FiLMConv(nn.Module):
         return F.silu(self.norm(self.conv(x)) * (1.0 + scale) + shift)
 
 
-class DigitsValueNet(nn.Module):
+class DigitsValueNet(StandardisedOutput, nn.Module):
     """Conv value network ``(x [n, 1, H, W], t_frac [n]) -> [n]`` for 8x8 single-channel states.
 
     Three FiLM-conditioned conv layers (8x8 -> 4x4 after average pooling), a two-layer head that
@@ -55,14 +58,7 @@ class DigitsValueNet(nn.Module):
         self.head = nn.Sequential(
             nn.Linear(2 * width * (resolution // 2) ** 2 + emb_dim, hidden), nn.SiLU(), nn.Linear(hidden, 1)
         )
-        self.register_buffer("target_mean", torch.zeros(()))
-        self.register_buffer("target_std", torch.ones(()))
-
-    @torch.no_grad()
-    def set_target_stats(self, mean: float, std: float) -> None:
-        """Output scale: predictions are ``mean + std * (standardised network output)``."""
-        self.target_mean.fill_(float(mean))
-        self.target_std.fill_(max(float(std), 1e-6))
+        self._init_target_stats()
 
     def forward(self, x: Tensor, t_frac: Tensor) -> Tensor:
         if x.dim() != 4 or x.shape[1] != 1:
@@ -73,4 +69,4 @@ class DigitsValueNet(nn.Module):
         h = F.avg_pool2d(self.block2(h, emb), 2)
         h = self.block3(h, emb)
         out = self.head(torch.cat([h.flatten(1), emb], dim=1)).squeeze(-1)
-        return self.target_mean + self.target_std * out
+        return self.unstandardise(out)

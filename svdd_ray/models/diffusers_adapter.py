@@ -155,8 +155,11 @@ class DiffusersModel(nn.Module):
         timestep = self.timestep(t)
         xin = self.scheduler.scale_model_input(x, timestep)
         if self._neg_cond is not None and self.guidance_scale != 1.0:
-            both = self._unet(torch.cat([xin, xin]), timestep,
-                              torch.cat([self._expand(self._neg_cond, len(x)), self._expand(self._cond, len(x))]))
+            both = self._unet(
+                torch.cat([xin, xin]),
+                timestep,
+                torch.cat([self._expand(self._neg_cond, len(x)), self._expand(self._cond, len(x))]),
+            )
             neg, pos = both.chunk(2)
             return neg + self.guidance_scale * (pos - neg)
         return self._unet(xin, timestep, self._cond)
@@ -178,8 +181,14 @@ class DiffusersModel(nn.Module):
         """One DDIM step ``x_t -> x_{t-1}`` with noise scale ``eta`` drawn from ``generator``."""
         timestep = self.timestep(t)
         noise = torch.randn(x.shape, generator=generator, device=generator.device, dtype=torch.float32)
-        out = self.scheduler.step(self.model_output(x, t), timestep, x, eta=self.eta,
-                                  variance_noise=noise.to(x.device, x.dtype), return_dict=True)
+        out = self.scheduler.step(
+            self.model_output(x, t),
+            timestep,
+            x,
+            eta=self.eta,
+            variance_noise=noise.to(x.device, x.dtype),
+            return_dict=True,
+        )
         return out.prev_sample
 
     def guided_propose(self, x: Tensor, t: int, generator: torch.Generator, guide: Callable, scale: float) -> Tensor:

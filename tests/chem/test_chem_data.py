@@ -12,8 +12,11 @@ def test_moses_files_found_without_importing_moses():
     assert (moses_data_dir() / "train.csv.gz").is_file()
     assert moses_split_path("test").name == "test.csv.gz"
     first = load_smiles("train", limit=3)
-    assert first == ["CCCS(=O)c1ccc2[nH]c(=NC(=O)OC)[nH]c2c1", "CC(C)(C)C(=O)C(Oc1ccc(Cl)cc1)n1ccnc1",
-                     "Cc1c(Cl)cccc1Nc1ncccc1C(=O)OCC(O)CO"]
+    assert first == [
+        "CCCS(=O)c1ccc2[nH]c(=NC(=O)OC)[nH]c2c1",
+        "CC(C)(C)C(=O)C(Oc1ccc(Cl)cc1)n1ccnc1",
+        "Cc1c(Cl)cccc1Nc1ncccc1C(=O)OCC(O)CO",
+    ]
     assert "moses" not in sys.modules  # located by find_spec only
 
 

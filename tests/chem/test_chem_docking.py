@@ -33,8 +33,14 @@ def test_construction_and_overrides():
     assert r.target == "JAK2" and r._proc is None and r.worker_starts == 0
     r = DockingReward("PARP1", center=(1, 2, 3), size=(20, 21, 22), exhaustiveness=4, num_poses=3)
     assert r.center == (1.0, 2.0, 3.0) and r.size == (20.0, 21.0, 22.0)
-    for kwargs in ({"size": (0, 1, 1)}, {"center": (1, 2)}, {"exhaustiveness": 0}, {"timeout_s": 0},
-                   {"seed": -1}, {"center": (float("nan"), 0, 0)}):
+    for kwargs in (
+        {"size": (0, 1, 1)},
+        {"center": (1, 2)},
+        {"exhaustiveness": 0},
+        {"timeout_s": 0},
+        {"seed": -1},
+        {"center": (float("nan"), 0, 0)},
+    ):
         with pytest.raises(ValueError):
             DockingReward("PARP1", **kwargs)
     with pytest.raises(ValueError, match="center and size"):
@@ -45,8 +51,15 @@ def test_construction_and_overrides():
 
 @pytest.mark.parametrize(
     "smiles, reason",
-    [("", "empty"), ("xyz", "unparseable"), ("CCO.Cl", "fragments"), ("OB(O)c1ccccc1", "element"),
-     ("CC[Pt]", "element"), ("C[Si](C)(C)C", "element"), ("C[CH2]", "radical")],
+    [
+        ("", "empty"),
+        ("xyz", "unparseable"),
+        ("CCO.Cl", "fragments"),
+        ("OB(O)c1ccccc1", "element"),
+        ("CC[Pt]", "element"),
+        ("C[Si](C)(C)C", "element"),
+        ("C[CH2]", "radical"),
+    ],
 )
 def test_ligand_preparation_rejects(smiles, reason):
     with pytest.raises(LigandError, match=reason):

@@ -28,8 +28,18 @@ def test_ring_penalties():
 
 
 @pytest.mark.parametrize(
-    "fn", [R.qed, R.sa, R.sa_raw, R.logp, R.penalized_logp, R.molecular_weight, R.ring_penalty,
-           R.size_penalty, R.largest_ring_size]
+    "fn",
+    [
+        R.qed,
+        R.sa,
+        R.sa_raw,
+        R.logp,
+        R.penalized_logp,
+        R.molecular_weight,
+        R.ring_penalty,
+        R.size_penalty,
+        R.largest_ring_size,
+    ],
 )
 def test_nan_for_bad_molecules(fn):
     out = fn(GARBAGE + [ASPIRIN])

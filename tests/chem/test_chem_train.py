@@ -16,8 +16,15 @@ TINY = {
     "data": {"limit": 1500, "val_size": 100},
     "network": {"d_model": 16, "layers": 1, "heads": 2},
     "diffusion": {"num_steps": 4},
-    "train": {"batch_size": 16, "max_steps": 4, "warmup_steps": 2, "log_every": 1, "eval_every": 2,
-              "sample_every": 4, "sample_size": 4},
+    "train": {
+        "batch_size": 16,
+        "max_steps": 4,
+        "warmup_steps": 2,
+        "log_every": 1,
+        "eval_every": 2,
+        "sample_every": 4,
+        "sample_size": 4,
+    },
 }
 
 
@@ -51,7 +58,7 @@ def test_tiny_training_run_writes_loadable_checkpoint(tmp_path):
     assert model.train_config["resolved"]["vocab_size"] == vocab.size
     assert not any(p.requires_grad for p in model.parameters()) and not model.training
     assert load_prior(out, num_steps=7).num_steps == 7
-    bare = {k[len("network."):]: v for k, v in state.items()}  # a bare network state_dict loads too
+    bare = {k[len("network.") :]: v for k, v in state.items()}  # a bare network state_dict loads too
     torch.save(bare, out / "prior.pt")
     assert torch.equal(load_prior(out).network.head.weight, model.network.head.weight)
     import svdd_ray
@@ -91,8 +98,21 @@ def test_job_dispatches_on_domain(tmp_path, monkeypatch):
     job = load_job()
     cfg_path = tmp_path / "c.yaml"
     cfg_path.write_text(yaml.safe_dump(TINY))
-    assert job.main(["--config", str(cfg_path), "--out", str(tmp_path / "o"), "--set", "train.max_steps=2",
-                     "--set", "train.sample_every=0"]) == 0
+    assert (
+        job.main(
+            [
+                "--config",
+                str(cfg_path),
+                "--out",
+                str(tmp_path / "o"),
+                "--set",
+                "train.max_steps=2",
+                "--set",
+                "train.sample_every=0",
+            ]
+        )
+        == 0
+    )
     assert json.loads((tmp_path / "o" / "train_log.json").read_text())["steps"] == 2
 
     calls = []
@@ -133,6 +153,16 @@ def test_model_card_pieces(tmp_path):
     base = random_token_baseline(vocab, np.array([5, 10]), 20, seed=0)
     assert len(base) == 20 and sum(bool(s) for s in base) >= 15
     metrics = {"seed": 0, "prior": {"validity": 0.9}, "baseline": {"validity": 1.0}}
-    path = write_model_card(tmp_path, config, log, metrics, ["CCO"], 1.0, 20)
+    path = write_model_card(tmp_path, config, log, metrics, ["CCO"], "Sampling took 1 s on cpu.", 20)
     text = path.read_text()
     assert "| validity | 0.900 | 1.000 |" in text and "`CCO`" in text and "steps: 4" in text
+
+
+def test_the_committed_prior_was_trained_by_the_shipped_gpu_config():
+    from svdd_ray.chem.train import default_checkpoint_dir
+
+    repo = Path(__file__).resolve().parents[2]
+    shipped = yaml.safe_load((repo / "configs" / "prior_moses_gpu.yaml").read_text())
+    committed = yaml.safe_load((default_checkpoint_dir() / "config.yaml").read_text())
+    committed.pop("resolved")
+    assert committed == shipped

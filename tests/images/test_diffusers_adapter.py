@@ -15,27 +15,44 @@ from svdd_ray.protocol import DiffusionModel  # noqa: E402
 def tiny_unet(in_channels: int = 1, sample_size: int = 8) -> torch.nn.Module:
     torch.manual_seed(0)
     return diffusers.UNet2DModel(
-        sample_size=sample_size, in_channels=in_channels, out_channels=in_channels, layers_per_block=1,
-        block_out_channels=(8, 16), down_block_types=("DownBlock2D", "DownBlock2D"),
-        up_block_types=("UpBlock2D", "UpBlock2D"), norm_num_groups=4,
+        sample_size=sample_size,
+        in_channels=in_channels,
+        out_channels=in_channels,
+        layers_per_block=1,
+        block_out_channels=(8, 16),
+        down_block_types=("DownBlock2D", "DownBlock2D"),
+        up_block_types=("UpBlock2D", "UpBlock2D"),
+        norm_num_groups=4,
     ).eval()
 
 
 def tiny_cond_unet() -> torch.nn.Module:
     torch.manual_seed(0)
     return diffusers.UNet2DConditionModel(
-        sample_size=8, in_channels=4, out_channels=4, layers_per_block=1, block_out_channels=(8, 16),
-        down_block_types=("CrossAttnDownBlock2D", "DownBlock2D"), up_block_types=("UpBlock2D", "CrossAttnUpBlock2D"),
-        cross_attention_dim=12, attention_head_dim=2, norm_num_groups=4,
+        sample_size=8,
+        in_channels=4,
+        out_channels=4,
+        layers_per_block=1,
+        block_out_channels=(8, 16),
+        down_block_types=("CrossAttnDownBlock2D", "DownBlock2D"),
+        up_block_types=("UpBlock2D", "CrossAttnUpBlock2D"),
+        cross_attention_dim=12,
+        attention_head_dim=2,
+        norm_num_groups=4,
     ).eval()
 
 
 def tiny_vae() -> torch.nn.Module:
     torch.manual_seed(0)
     return diffusers.AutoencoderKL(
-        in_channels=3, out_channels=3, latent_channels=4, block_out_channels=(8, 8),
+        in_channels=3,
+        out_channels=3,
+        latent_channels=4,
+        block_out_channels=(8, 8),
         down_block_types=("DownEncoderBlock2D", "DownEncoderBlock2D"),
-        up_block_types=("UpDecoderBlock2D", "UpDecoderBlock2D"), norm_num_groups=4, sample_size=16,
+        up_block_types=("UpDecoderBlock2D", "UpDecoderBlock2D"),
+        norm_num_groups=4,
+        sample_size=16,
     ).eval()
 
 
@@ -143,9 +160,16 @@ def test_invalid_arguments():
 def test_conditional_unet_with_cfg_and_vae_decoder():
     cond = torch.randn(1, 5, 12, generator=gen(1))
     neg = torch.zeros(1, 5, 12)
-    m = DiffusersModel(tiny_cond_unet(), scheduler(clip_sample=False), num_steps=4, eta=0.5,
-                       encoder_hidden_states=cond, negative_encoder_hidden_states=neg, guidance_scale=3.0,
-                       vae=tiny_vae())
+    m = DiffusersModel(
+        tiny_cond_unet(),
+        scheduler(clip_sample=False),
+        num_steps=4,
+        eta=0.5,
+        encoder_hidden_states=cond,
+        negative_encoder_hidden_states=neg,
+        guidance_scale=3.0,
+        vae=tiny_vae(),
+    )
     assert m.shape == (4, 8, 8) and m.vae_scaling_factor == m.vae.config.scaling_factor
     g = gen(2)
     x = m.sample_prior(2, g)

@@ -158,3 +158,39 @@ def test_train_value_job_reports_heldout_error(tmp_path, capsys):
 
     report = json.loads(metrics.read_text())["heldout"]["all"]
     assert report["states"] == 4 * STEPS and math.isfinite(report["mse_net"]) and report["mse_mean"] > 0
+
+
+def test_train_value_job_subsamples_states_and_reuses_cached_rollouts(tmp_path, capsys):
+    spec = importlib.util.spec_from_file_location("train_value", REPO / "jobs" / "train_value.py")
+    job = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(job)
+    cache = tmp_path / "rollouts"
+    argv = [
+        "--config",
+        str(COMPRESS),
+        "--network",
+        "svdd_ray.images.value_net:DigitsValueNet",
+        "--network-options",
+        '{"width": 8, "emb_dim": 16, "hidden": 16}',
+        "--rollouts",
+        "6",
+        "--states-per-rollout",
+        "2",
+        "--heldout-rollouts",
+        "2",
+        "--val-rollouts",
+        "2",
+        "--epochs",
+        "1",
+        "--rollouts-cache",
+        str(cache),
+        f"model.options={{num_steps: {STEPS}}}",
+    ]
+    assert job.main([*argv, "--out", str(tmp_path / "a.pt")]) == 0
+    assert "(12 training states)" in capsys.readouterr().out
+    saved = sorted(p.name for p in cache.iterdir())
+    assert saved == ["rollouts-0-6-2.pt", "rollouts-1-2-None.pt", "rollouts-2-2-None.pt"]
+    job.collect_rollouts = None  # a second run must load every set from the cache
+    assert job.main([*argv, "--out", str(tmp_path / "b.pt")]) == 0
+    a, b = (torch.load(tmp_path / f"{n}.pt", weights_only=True)["state_dict"] for n in "ab")
+    assert all(torch.equal(a[k], b[k]) for k in a)
