@@ -79,6 +79,8 @@ def collect_rollouts(
     rollout: fewer, less correlated states for the same number of final rewards.
     Rollouts whose reward is invalid (NaN) are dropped.
     """
+    if states_per_rollout is not None and states_per_rollout < 1:
+        raise ValueError(f"states_per_rollout must be >= 1 or None, got {states_per_rollout}")
     generator = make_generator(seed, getattr(model, "device", "cpu"))
     picker = torch.Generator().manual_seed(seed)
     xs, ts, rs = [], [], []

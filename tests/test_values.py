@@ -66,6 +66,8 @@ def test_rollouts_can_keep_a_few_random_states_of_each_rollout():
     # each step is drawn about equally often (2 of 4 steps per rollout: ~150 each)
     counts = torch.bincount(some.t, minlength=5)[1:]
     assert counts.sum() == 600 and counts.min() > 100
+    with pytest.raises(ValueError, match="states_per_rollout must be >= 1"):
+        collect_rollouts(toy.model, toy.reward_fn, num_rollouts=4, states_per_rollout=0)
 
 
 def test_regression_recovers_the_conditional_expected_reward(trained):
