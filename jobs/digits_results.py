@@ -561,43 +561,28 @@ def render(meta, main_runs, summaries, quality, floors, curve, timings, args) ->
                     fmt(q["class_entropy"], 2),
                 ]
             )
-    fr, ft = floors["real"], floors["real_target"]
-    rows.append(
-        [
+
+    def reference_row(label: str, floor: dict) -> list:
+        """A row of real digits: no method, no reward, only the naturalness columns."""
+        return [
             "-",
-            f"real training digits ({fr['n']})",
+            f"{label} ({floor['n']})",
             "-",
-            fr["n"],
-            "-",
-            "-",
-            "-",
+            floor["n"],
             "-",
             "-",
-            fr["n"],
-            fmt(fr["mean_max_prob"]),
-            fmt(fr["frechet"], 1),
-            fmt(fr["frechet_target"], 1),
-            fmt(fr["class_entropy"], 2),
+            "-",
+            "-",
+            "-",
+            floor["n"],
+            fmt(floor["mean_max_prob"]),
+            fmt(floor["frechet"], 1),
+            fmt(floor["frechet_target"], 1),
+            fmt(floor["class_entropy"], 2),
         ]
-    )
-    rows.append(
-        [
-            "-",
-            f"real training 3s ({ft['n']})",
-            "-",
-            ft["n"],
-            "-",
-            "-",
-            "-",
-            "-",
-            "-",
-            ft["n"],
-            fmt(ft["mean_max_prob"]),
-            fmt(ft["frechet"], 1),
-            fmt(ft["frechet_target"], 1),
-            fmt(ft["class_entropy"], 2),
-        ]
-    )
+
+    rows.append(reference_row("real training digits", floors["real"]))
+    rows.append(reference_row("real training 3s", floors["real_target"]))
     lines += [md_table(header, rows), ""]
     lines += [
         "![naturalness](digits_naturalness.png)",

@@ -14,7 +14,7 @@ import importlib.util
 import os
 from pathlib import Path
 
-__all__ = ["SPLITS", "moses_data_dir", "moses_split_path", "load_smiles", "cache_dir"]
+__all__ = ["SPLITS", "package_data_dir", "moses_data_dir", "moses_split_path", "load_smiles", "cache_dir"]
 
 #: split name -> file name inside ``moses/dataset/data``
 SPLITS = {
@@ -24,31 +24,36 @@ SPLITS = {
 }
 
 
-def moses_data_dir() -> Path:
-    """Directory holding the MOSES CSV files of the installed ``molsets`` wheel.
+def package_data_dir(package: str, relative: str, install_hint: str) -> Path:
+    """A data directory shipped inside an installed package, found without importing it.
 
     Raises:
-        ModuleNotFoundError: ``molsets`` is not installed.
-        FileNotFoundError: the package is there but its data directory is not.
+        ModuleNotFoundError: the package is not installed (the message ends with ``install_hint``).
+        FileNotFoundError: the package is there but ``relative`` is not.
     """
     try:
-        spec = importlib.util.find_spec("moses")
+        spec = importlib.util.find_spec(package)
     except (ImportError, ValueError):  # pragma: no cover - broken installs
         spec = None
     if spec is None or not spec.submodule_search_locations:
-        raise ModuleNotFoundError(
-            "MOSES data not found: the Python package 'moses' (PyPI distribution "
-            "'molsets') is not installed. Install it with "
-            "`pip install --no-deps molsets` (only its data files are used)."
-        )
+        raise ModuleNotFoundError(f"the Python package {package!r} is not installed; {install_hint}")
     for location in spec.submodule_search_locations:
-        data_dir = Path(location) / "dataset" / "data"
-        if data_dir.is_dir():
-            return data_dir
+        path = Path(location) / relative
+        if path.is_dir():
+            return path
     raise FileNotFoundError(
-        "The 'moses' package was found at "
-        f"{list(spec.submodule_search_locations)} but has no dataset/data directory "
-        "with the MOSES CSV files; reinstall `molsets`."
+        f"the {package!r} package was found at {list(spec.submodule_search_locations)} but has no "
+        f"{relative} directory; {install_hint}"
+    )
+
+
+def moses_data_dir() -> Path:
+    """Directory holding the MOSES CSV files of the installed ``molsets`` wheel."""
+    return package_data_dir(
+        "moses",
+        "dataset/data",
+        "install the MOSES data with `pip install --no-deps molsets` (PyPI distribution "
+        "'molsets'; only its data files are used)",
     )
 
 

@@ -9,7 +9,6 @@ the ``vina`` Python package.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
 import os
@@ -23,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from svdd_ray.chem._dock_worker import LigandError, prepare_ligand
+from svdd_ray.chem.data import package_data_dir
 from svdd_ray.chem.rewards import canonical_key
 
 __all__ = [
@@ -41,17 +41,9 @@ NAN = float("nan")
 
 def dockstring_targets_dir() -> Path:
     """``dockstring/resources/targets`` of the installed dockstring package."""
-    spec = importlib.util.find_spec("dockstring")
-    if spec is None or not spec.submodule_search_locations:
-        raise ModuleNotFoundError(
-            "docking targets not found: the 'dockstring' package is not installed; install "
-            "its data files with `pip install --no-deps dockstring`"
-        )
-    for location in spec.submodule_search_locations:
-        path = Path(location) / "resources" / "targets"
-        if path.is_dir():
-            return path
-    raise FileNotFoundError("the dockstring package has no resources/targets directory")
+    return package_data_dir(
+        "dockstring", "resources/targets", "install its data files with `pip install --no-deps dockstring`"
+    )
 
 
 def list_targets() -> list[str]:

@@ -48,3 +48,12 @@ def test_cache_dir_follows_env(tmp_path, monkeypatch):
 
     monkeypatch.setenv("SVDD_RAY_CACHE", str(tmp_path / "c"))
     assert cache_dir() == tmp_path / "c" and cache_dir().is_dir()
+
+
+def test_package_data_dir_names_what_is_missing():
+    from svdd_ray.chem.data import package_data_dir
+
+    with pytest.raises(ModuleNotFoundError, match="'no_such_package_xyz' is not installed; pip it"):
+        package_data_dir("no_such_package_xyz", "data", "pip it")
+    with pytest.raises(FileNotFoundError, match="has no no/such/dir directory"):
+        package_data_dir("svdd_ray", "no/such/dir", "reinstall")
