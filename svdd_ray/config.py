@@ -1,7 +1,9 @@
-"""Run configurations: YAML files validated into typed dataclasses.
+"""Configurations: YAML files validated into typed dataclasses (run configs and training configs).
 
 Every problem — an unknown key, a wrong type, a value out of range, a missing file — raises
 :class:`ConfigError` with one line that names the key (``run.num_candidates``) or the file.
+A thing to import is always named by ``target`` (a built-in name or ``"pkg.module:name"``, see
+:mod:`svdd_ray.plugins`) with its keyword arguments in ``options`` beside it.
 """
 
 from __future__ import annotations
@@ -12,16 +14,16 @@ import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import yaml
 
+from svdd_ray.errors import ConfigError
+from svdd_ray.plugins import domain_of_model
 from svdd_ray.samplers import METHODS
 from svdd_ray.sampling import sampler_options
 
-
-class ConfigError(ValueError):
-    """A configuration problem, with the offending key or file in its message."""
+__all__ = ["Config", "ConfigError", "PluginSpec", "RewardComponent", "apply_override", "from_dict", "load_config"]
 
 
 @dataclass
@@ -57,32 +59,52 @@ class RunConfig:
 
 
 @dataclass
-class ModelConfig:
-    """How each denoiser actor builds its model: a factory ``"pkg.module:function"`` or a built-in name."""
+class PluginSpec:
+    """A thing to import and build: ``target`` (built-in name or ``"pkg.module:name"``) and its ``options``.
 
-    factory: str = "bitstrings"
+    A plain string is accepted as shorthand for ``{target: STRING}``.
+    """
+
+    target: str
+    options: dict = field(default_factory=dict)
+
+
+@dataclass
+class ModelConfig:
+    """How each denoiser actor builds its model: ``target`` is a built-in model or ``"pkg.module:function"``.
+
+    ``domain`` names the kind of objects the model decodes to (``molecules``, ``digits``, ...); it
+    defaults to a built-in model's own domain, else ``generic``.
+    """
+
+    RENAMED: ClassVar[dict[str, str]] = {"factory": "target"}
+
+    target: str = "bitstrings"
     options: dict = field(default_factory=dict)
     device: str = "auto"
+    domain: str | None = None
 
     def check(self, path: str) -> None:
         if self.device not in ("auto", "cpu", "cuda"):
             raise ConfigError(f"{path}.device: must be 'auto', 'cpu' or 'cuda', got {self.device!r}")
+        if self.domain is None:
+            self.domain = domain_of_model(self.target)
 
 
 @dataclass
 class ValueConfig:
-    """``pm``: reward of the denoised prediction; ``mc``: a value network (checkpoint) for t >= 1.
+    """``pm``: reward of the denoised prediction; ``mc``: a value ``network`` (with ``checkpoint``) for t >= 1.
 
-    ``guide`` (for ``dps``): a factory ``"pkg.module:function"`` called as ``f(model, **guide_options)``
-    that returns a differentiable value; it runs inside the denoiser actors.
+    ``guide`` (for ``dps``): a factory called as ``target(model, **options)`` that returns a
+    differentiable value; it runs inside the denoiser actors.
     """
 
+    RENAMED: ClassVar[dict[str, str]] = {"network_options": "network.options", "guide_options": "guide.options"}
+
     kind: str = "pm"
-    network: str | None = None
-    network_options: dict = field(default_factory=dict)
+    network: PluginSpec | None = None
     checkpoint: str | None = None
-    guide: str | None = None
-    guide_options: dict = field(default_factory=dict)
+    guide: PluginSpec | None = None
 
     def check(self, path: str) -> None:
         if self.kind not in ("pm", "mc"):
@@ -97,9 +119,16 @@ class ValueConfig:
 
 @dataclass
 class RewardComponent:
-    """One named reward scored by its own pool of reward actors."""
+    """One reward, its weight and bounds, scored by its own pool of reward actors.
 
-    name: str
+    ``target`` is the reward to import; ``name`` labels it (the ``reward_<name>`` column and the
+    cache) and defaults to ``target``.
+    """
+
+    HINTS: ClassVar[dict[str, str]] = {"target": "the reward to import; 'name' is now only its label"}
+
+    target: str
+    name: str | None = None
     weight: float = 1.0
     options: dict = field(default_factory=dict)
     clip: list | None = None
@@ -108,6 +137,18 @@ class RewardComponent:
     num_cpus: float = 1.0
     chunk_size: int = 16
     timeout_s: float = 300.0
+
+    def __post_init__(self) -> None:
+        if self.name is None:
+            self.name = self.target
+
+    @property
+    def clip_bounds(self) -> tuple | None:
+        return tuple(self.clip) if self.clip is not None else None
+
+    @property
+    def require_bounds(self) -> tuple | None:
+        return tuple(self.require) if self.require is not None else None
 
     def check(self, path: str) -> None:
         _at_least(self, path, "actors", 1)
@@ -128,7 +169,7 @@ class RewardComponent:
 class RewardConfig:
     """The reward: a weighted sum of components, with a run-wide cache."""
 
-    components: list[RewardComponent] = field(default_factory=lambda: [RewardComponent(name="ones")])
+    components: list[RewardComponent] = field(default_factory=lambda: [RewardComponent(target="ones")])
     cache: bool = True
     cache_file: str | None = None
 
@@ -137,7 +178,9 @@ class RewardConfig:
             raise ConfigError(f"{path}.components: at least one reward is needed")
         names = [c.name for c in self.components]
         if len(set(names)) != len(names):
-            raise ConfigError(f"{path}.components: reward names must be unique, got {names}")
+            raise ConfigError(
+                f"{path}.components: reward names must be unique, got {names} (set 'name' to tell them apart)"
+            )
 
 
 @dataclass
@@ -195,6 +238,8 @@ def _convert(value: Any, hint: Any, path: str) -> Any:
             return None
         hint = next(h for h in options if h is not type(None))
         origin = typing.get_origin(hint)
+    if hint is PluginSpec and isinstance(value, str):
+        value = {"target": value}
     if dataclasses.is_dataclass(hint):
         return from_dict(hint, value, path)
     if origin is list:
@@ -219,6 +264,9 @@ def from_dict(cls: type, data: Any, path: str) -> Any:
         raise ConfigError(f"{path}: expected a mapping, got {type(data).__name__}")
     hints = typing.get_type_hints(cls)
     names = {f.name for f in dataclasses.fields(cls)}
+    for old, new in getattr(cls, "RENAMED", {}).items():
+        if old in data:
+            raise ConfigError(f"{path}.{old}: renamed to {path}.{new}")
     unknown = sorted(set(data) - names)
     if unknown:
         raise ConfigError(f"{path}.{unknown[0]}: unknown key (known: {', '.join(sorted(names))})")
@@ -228,7 +276,8 @@ def from_dict(cls: type, data: Any, path: str) -> Any:
         if f.name not in data and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
     ]
     if missing:
-        raise ConfigError(f"{path}.{missing[0]}: required key is missing")
+        hint = getattr(cls, "HINTS", {}).get(missing[0])
+        raise ConfigError(f"{path}.{missing[0]}: required key is missing" + (f" ({hint})" if hint else ""))
     obj = cls(**{k: _convert(v, hints[k], f"{path}.{k}") for k, v in data.items()})
     if hasattr(obj, "check"):
         obj.check(path)
@@ -263,17 +312,19 @@ def apply_override(data: dict, override: str) -> None:
             raise ConfigError(f"{key}: {parts[depth - 1]} is not a mapping or list")
 
 
-def load_config(path: str | Path, overrides: list[str] = ()) -> Config:
-    """Read, override and validate a YAML run configuration."""
+def load_config(path: str | Path, overrides: list[str] = (), schema: type = Config) -> Any:
+    """Read, override and validate a YAML configuration into the dataclass ``schema`` (a run by default)."""
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"{path}: config file not found")
     try:
-        data = yaml.safe_load(path.read_text()) or {}
+        data = yaml.safe_load(path.read_text())
     except yaml.YAMLError as err:
         raise ConfigError(f"{path}: not valid YAML ({str(err).splitlines()[0]})") from None
+    if data is None:
+        raise ConfigError(f"{path}: the config file is empty")
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping at the top level")
     for override in overrides:
         apply_override(data, override)
-    return from_dict(Config, data, "config")
+    return from_dict(schema, data, "config")
