@@ -65,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
         start = time.time()
         out = sample(model, value, method=method, num_samples=args.num_samples, seed=args.seed, **options)
         seconds = time.time() - start
-        row = summarise(out.objects, out.values.tolist())
+        row = summarise(out.objects, out.rewards.tolist())
         row.update(value_calls=out.value_calls, seconds=seconds, examples=out.objects[:3])
         results[method] = row
         print(

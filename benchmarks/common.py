@@ -36,7 +36,7 @@ def demo_config(
             "seed": 0,
             "output_dir": str(out),
         },
-        "model": {"factory": "bitstrings", "options": {"length": length, "num_steps": num_steps}},
+        "model": {"target": "bitstrings", "options": {"length": length, "num_steps": num_steps}},
         "reward": {"components": [reward], "cache": cache},
         "resources": {
             "backend": backend,

@@ -18,7 +18,7 @@ for any choice, measures the final regression error against the trivial predicto
 mean", overall and by step.
 
 The checkpoint plugs into the engine with
-``value: {kind: mc, network: <--network>, network_options: <--network-options>, checkpoint: <--out>}``.
+``value: {kind: mc, network: {target: <--network>, options: <--network-options>}, checkpoint: <--out>}``.
 """
 
 from __future__ import annotations
@@ -36,24 +36,12 @@ import torch
 
 from svdd_ray.config import ConfigError, load_config
 from svdd_ray.engine.runner import build_model
-from svdd_ray.rewards import Component, build_reward, combine, resolve, score_safely
+from svdd_ray.plugins import build
+from svdd_ray.rewards import reward_function
 from svdd_ray.values import Rollouts, ValueNetwork, collect_rollouts, save_value_network, train_value_network
 
 #: Held-out errors are also reported for these ranges of t / T (reverse time: small = nearly clean).
 T_BINS = [(0.0, 0.1), (0.1, 0.3), (0.3, 0.6), (0.6, 1.0)]
-
-
-def config_reward(config):
-    """The config's reward as one in-process callable: weighted sum of components, NaN if invalid."""
-    comps = config.reward.components
-    fns = {c.name: build_reward(c.name, c.options) for c in comps}
-    parts = [Component(c.name, c.weight, c.clip and tuple(c.clip), c.require and tuple(c.require)) for c in comps]
-
-    def reward(objects: list) -> list[float]:
-        scores = {name: np.asarray(score_safely(fn, objects), dtype=np.float64) for name, fn in fns.items()}
-        return combine(parts, scores).tolist()
-
-    return reward
 
 
 @torch.no_grad()
@@ -90,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--config", required=True, help="engine config naming the model and reward")
     parser.add_argument("--out", required=True, help="where to save the value network checkpoint")
     parser.add_argument(
-        "--network", help="value network class 'pkg.module:Class' (default: the config's value.network)"
+        "--network", help="value network: a built-in name or 'pkg.module:Class' (default: the config's value.network)"
     )
     parser.add_argument("--network-options", default=None, help="JSON kwargs for the network (default: config's)")
     parser.add_argument("--rollouts", type=int, default=4000, help="pretrained rollouts to train on")
@@ -115,18 +103,17 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(args.threads)
     try:
         config = load_config(args.config, args.overrides)
+        network = config.value.network
+        network_name = args.network or (network and network.target)
+        if network_name is None:
+            raise ConfigError("--network is required (the config has no value.network)")
+        options = json.loads(args.network_options) if args.network_options else dict(network.options if network else {})
+        began = time.perf_counter()
+        model = build_model(config)
+        reward = reward_function(config.reward.components)
     except ConfigError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    network_name = args.network or config.value.network
-    if network_name is None:
-        print("error: --network is required (the config has no value.network)", file=sys.stderr)
-        return 2
-    options = json.loads(args.network_options) if args.network_options else dict(config.value.network_options)
-
-    began = time.perf_counter()
-    model = build_model(config)
-    reward = config_reward(config)
 
     def rollouts(num: int, seed: int, per_rollout: int | None = None) -> Rollouts:
         """Collected, or loaded from ``--rollouts-cache`` when made there with the same settings."""
@@ -159,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
     )
 
     torch.manual_seed(args.seed)
-    net = resolve(network_name)(**options)
+    net = build("value network", network_name, options, key="--network")
     if hasattr(net, "set_target_stats"):
         net.set_target_stats(train_mean, train_std)
     device = getattr(model, "device", torch.device("cpu"))

@@ -142,14 +142,6 @@ class RewardComponent:
         if self.name is None:
             self.name = self.target
 
-    @property
-    def clip_bounds(self) -> tuple | None:
-        return tuple(self.clip) if self.clip is not None else None
-
-    @property
-    def require_bounds(self) -> tuple | None:
-        return tuple(self.require) if self.require is not None else None
-
     def check(self, path: str) -> None:
         _at_least(self, path, "actors", 1)
         _at_least(self, path, "chunk_size", 1)

@@ -94,7 +94,7 @@ def resolve(kind: str, target: str, key: str | None = None) -> Any:
     try:
         return getattr(module, attr)
     except AttributeError:
-        raise ConfigError(f"{key}: {module_name} has no {kind} {attr!r}") from None
+        raise ConfigError(f"{key}: {module_name} has no attribute {attr!r} (the {kind} to import)") from None
 
 
 def build(kind: str, target: str, options: dict | None = None, *args: Any, key: str | None = None) -> Any:

@@ -10,8 +10,24 @@ from torch import Tensor
 
 #: A soft value ``value(x, t) -> Tensor[n]``: higher is better; at ``t = 0`` it is the reward.
 Value = Callable[[Tensor, int], Tensor]
-#: A reward maps decoded objects to one float each (NaN marks an invalid object).
-Reward = Callable[[list], Sequence[float]]
+
+
+@runtime_checkable
+class Reward(Protocol):
+    """``reward(objects) -> scores``: one float per decoded object, higher is better.
+
+    NaN, inf or an exception marks an object invalid (it ranks below every valid one). A plain
+    function is a reward; a class is built once per reward actor with the config's ``options``
+    (keep construction cheap: the driver builds one too, to check options and compute cache keys;
+    load heavy state such as receptor maps on the first call). Two optional methods:
+
+    * ``canonical_key(obj) -> str``: objects with equal keys are scored once per run and cached
+      (molecules key on canonical SMILES). An ordinary method; a function reward gets one with
+      :func:`svdd_ray.rewards.keyed_by`. Without it, the key is the object's content.
+    * ``close()``: release workers or files; called when the run ends.
+    """
+
+    def __call__(self, objects: list) -> Sequence[float]: ...
 
 
 @runtime_checkable

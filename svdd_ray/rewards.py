@@ -1,76 +1,85 @@
-"""Rewards as plugins: built-in names or ``"pkg.module:name"``, scored safely, combined by weight.
+"""Rewards from config components: built by name, keyed for the cache, scored safely, combined by weight.
 
-A reward is a function ``list[object] -> list[float]`` or a class whose instances are such
-callables (built once, with options). NaN, inf, or an exception for an object marks that
-object invalid; invalid objects rank below every valid candidate and the run goes on.
+A reward satisfies :class:`svdd_ray.protocol.Reward`: a callable ``list[object] -> list[float]``
+(a function, or a class built once with its options), optionally with ``canonical_key(obj)`` and
+``close()``. NaN, inf, or an exception for an object marks that object invalid; invalid objects
+rank below every valid candidate and the run goes on.
 """
 
 from __future__ import annotations
 
 import functools
 import hashlib
-import importlib
-import inspect
 import json
 import math
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 
-#: Built-in rewards by name; domain packages are imported only when named.
-BUILTIN = {
-    "ones": "svdd_ray.demo:ones",
-    "sleepy_ones": "svdd_ray.demo:SleepyOnes",
-    "qed": "svdd_ray.chem.rewards:qed",
-    "sa": "svdd_ray.chem.rewards:sa",
-    "logp": "svdd_ray.chem.rewards:logp",
-    "penalized_logp": "svdd_ray.chem.rewards:penalized_logp",
-    "molecular_weight": "svdd_ray.chem.rewards:molecular_weight",
-    "docking": "svdd_ray.chem.docking:DockingReward",
-    "compressibility": "svdd_ray.images.rewards:compressibility",
-    "digit": "svdd_ray.images.rewards:DigitReward",
-}
+from svdd_ray import plugins
+from svdd_ray.config import RewardComponent
+from svdd_ray.protocol import Reward
+
+__all__ = [
+    "build_components",
+    "build_reward",
+    "canonical_key",
+    "close_reward",
+    "combine",
+    "content_key",
+    "key_function",
+    "keyed_by",
+    "reward_function",
+    "score_safely",
+]
 
 
-def resolve(target: str) -> Any:
-    """Import ``"pkg.module:attr"`` (or a built-in name) and return the attribute."""
-    path = BUILTIN.get(target, target)
-    if ":" not in path:
-        raise ValueError(f"unknown reward {target!r}: not a built-in ({', '.join(BUILTIN)}) nor 'pkg.module:name'")
-    module_name, _, attr = path.partition(":")
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError as err:
-        raise ValueError(f"{target!r}: cannot import {module_name} ({err})") from None
-    try:
-        return getattr(module, attr)
-    except AttributeError:
-        raise ValueError(f"{target!r}: {module_name} has no attribute {attr!r}") from None
+def build_reward(target: str, options: dict | None = None, key: str = "reward") -> Reward:
+    """Build the reward ``target`` (a built-in name or ``"pkg.module:name"``) with ``options``."""
+    return plugins.build("reward", target, options, key=key)
 
 
-def build_reward(name: str, options: dict | None = None) -> Callable[[list], Any]:
-    """Instantiate a reward class with ``options``, or bind ``options`` to a reward function."""
-    target = resolve(name)
-    options = options or {}
-    if inspect.isclass(target):
-        return target(**options)
-    if not callable(target):
-        raise ValueError(f"reward {name!r} is not callable")
-    return functools.partial(target, **options) if options else target
+def keyed_by(key: Callable[[Any], str]) -> Callable:
+    """Decorate a reward *function* with its ``canonical_key`` (classes define the method instead)."""
+
+    def attach(fn: Callable) -> Callable:
+        fn.canonical_key = key
+        return fn
+
+    return attach
 
 
-def canonical_key(reward: Any, obj: Any) -> str:
-    """The cache key of ``obj``: the reward's own ``canonical_key`` if it has one, else a content hash."""
-    own = getattr(reward, "canonical_key", None) or getattr(getattr(reward, "func", None), "canonical_key", None)
-    if own is not None:
-        return own(obj)
+def content_key(obj: Any) -> str:
+    """The default cache key: the text itself, a hash of an array's bytes, else canonical JSON."""
     if isinstance(obj, str):
         return obj
     if isinstance(obj, np.ndarray):
         return hashlib.sha1(repr((obj.shape, obj.dtype.str)).encode() + obj.tobytes()).hexdigest()
     return json.dumps(obj, sort_keys=True, default=str)
+
+
+def key_function(reward: Reward) -> Callable[[Any], str]:
+    """The reward's own ``canonical_key`` (also through options bound by ``partial``), else :func:`content_key`."""
+    own = getattr(reward, "canonical_key", None)
+    if own is None and isinstance(reward, functools.partial):
+        own = getattr(reward.func, "canonical_key", None)
+    return own or content_key
+
+
+def canonical_key(reward: Reward, obj: Any) -> str:
+    """The cache key of ``obj`` under ``reward``."""
+    return key_function(reward)(obj)
+
+
+def close_reward(reward: Reward) -> None:
+    """Call the reward's optional ``close()`` (workers, files); a failure there is ignored."""
+    close = getattr(reward, "close", None)
+    if callable(close):
+        try:
+            close()
+        except Exception:  # noqa: BLE001 - closing must not mask the run's own outcome
+            pass
 
 
 def _as_float(v: Any) -> float:
@@ -81,7 +90,7 @@ def _as_float(v: Any) -> float:
     return f if math.isfinite(f) else math.nan
 
 
-def score_safely(reward: Callable[[list], Any], objects: list) -> list[float]:
+def score_safely(reward: Reward, objects: list) -> list[float]:
     """Score ``objects``; if the batch call fails, score one by one so one bad object costs only itself."""
     try:
         scores = list(reward(objects))
@@ -99,17 +108,7 @@ def score_safely(reward: Callable[[list], Any], objects: list) -> list[float]:
     return out
 
 
-@dataclass
-class Component:
-    """A named reward with its weight and optional ``clip`` and ``require`` bounds."""
-
-    name: str
-    weight: float = 1.0
-    clip: tuple | None = None
-    require: tuple | None = None
-
-
-def combine(components: list[Component], scores: dict[str, np.ndarray]) -> np.ndarray:
+def combine(components: Sequence[RewardComponent], scores: dict[str, np.ndarray]) -> np.ndarray:
     """Weighted sum of component scores; NaN where any component is invalid or out of ``require``."""
     total = np.zeros(len(next(iter(scores.values()))), dtype=np.float64)
     for comp in components:
@@ -123,3 +122,22 @@ def combine(components: list[Component], scores: dict[str, np.ndarray]) -> np.nd
             s = np.clip(s, -np.inf if low is None else low, np.inf if high is None else high)
         total = total + comp.weight * s
     return total
+
+
+def build_components(components: Sequence[RewardComponent]) -> dict[str, Reward]:
+    """Build each component's reward, keyed by its name; a failure names the component's key."""
+    return {
+        c.name: build_reward(c.target, c.options, key=f"reward.components[{i}].target")
+        for i, c in enumerate(components)
+    }
+
+
+def reward_function(components: Sequence[RewardComponent]) -> Callable[[list], list[float]]:
+    """The components as one in-process reward: their weighted sum, NaN where any is invalid."""
+    rewards = build_components(components)
+
+    def reward(objects: list) -> list[float]:
+        scores = {name: np.asarray(score_safely(fn, objects), dtype=np.float64) for name, fn in rewards.items()}
+        return combine(components, scores).tolist()
+
+    return reward

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 import math
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,8 +25,14 @@ class SampleResult:
 
     x0: Tensor
     objects: list
-    values: Tensor
+    rewards: Tensor
     value_calls: int
+
+    @property
+    def values(self) -> Tensor:
+        """Deprecated name of :attr:`rewards`."""
+        warnings.warn("SampleResult.values was renamed to SampleResult.rewards", DeprecationWarning, stacklevel=2)
+        return self.rewards
 
 
 def batch_seed(seed: int, batch: int) -> int:
@@ -129,4 +136,4 @@ def sample(
         **options,
     )
     x0, rewards, calls = drive(sampler, value)
-    return SampleResult(x0=x0, objects=model.decode(x0), values=rewards, value_calls=calls)
+    return SampleResult(x0=x0, objects=model.decode(x0), rewards=rewards, value_calls=calls)

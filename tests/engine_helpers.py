@@ -22,8 +22,8 @@ def small_config(out, *, backend="local", method="svdd", rewards=None, value=Non
             "output_dir": str(out),
             **run,
         },
-        "model": {"factory": "bitstrings", "options": {"length": 8, "num_steps": 6}},
-        "reward": {"components": rewards or [{"name": "ones", "num_cpus": 0.25, "chunk_size": 8}]},
+        "model": {"target": "bitstrings", "options": {"length": 8, "num_steps": 6}},
+        "reward": {"components": rewards or [{"target": "ones", "num_cpus": 0.25, "chunk_size": 8}]},
         "value": value or {},
         "resources": {"backend": backend, "denoiser_num_cpus": 0.25, "max_inflight_batches": 3},
     }
@@ -41,7 +41,7 @@ def read_samples(out) -> pd.DataFrame:
 
 
 def component(name, **kw) -> dict:
-    return {"name": name, "num_cpus": 0.25, "chunk_size": 8, **kw}
+    return {"target": name, "num_cpus": 0.25, "chunk_size": 8, **kw}
 
 
 __all__ = ["RewardComponent", "SAMPLE_COLUMNS", "component", "read_samples", "small_config", "with_resources"]

@@ -12,8 +12,8 @@ from svdd_ray.config import ConfigError, load_config
 
 GOOD = {
     "run": {"method": "svdd", "num_samples": 8, "batch_size": 4, "num_candidates": 2, "output_dir": "OUT"},
-    "model": {"factory": "bitstrings", "options": {"length": 6, "num_steps": 4}},
-    "reward": {"components": [{"name": "ones"}]},
+    "model": {"target": "bitstrings", "options": {"length": 6, "num_steps": 4}},
+    "reward": {"components": [{"target": "ones"}]},
     "resources": {"backend": "local"},
 }
 
@@ -51,11 +51,11 @@ def test_numeric_override_parts_index_lists(tmp_path):
         ("run.method=ddim", "config.run.method: must be one of"),
         ("run.options={ess_threshold: 0.5}", "config.run.options.ess_threshold: not an option of svdd"),
         ("reward.components=[]", "config.reward.components: at least one reward"),
-        ("reward.components=[{weight: 2}]", "config.reward.components[0].name: required key is missing"),
-        ("reward.components=[{name: nonexistent}]", "reward.components[0].name: unknown reward 'nonexistent'"),
-        ("reward.components=[{name: 'nowhere.mod:fn'}]", "cannot import nowhere.mod"),
-        ("reward.components=[{name: ones, clip: [1]}]", "config.reward.components[0].clip: must be [low, high]"),
-        ("model.factory=nowhere:make", "model.factory"),
+        ("reward.components=[{weight: 2}]", "config.reward.components[0].target: required key is missing"),
+        ("reward.components=[{target: nonexistent}]", "reward.components[0].target: unknown reward 'nonexistent'"),
+        ("reward.components=[{target: 'nowhere.mod:fn'}]", "cannot import nowhere.mod"),
+        ("reward.components=[{target: ones, clip: [1]}]", "config.reward.components[0].clip: must be [low, high]"),
+        ("model.target=nowhere:make", "model.target"),
         ("value.kind=mc", "config.value.network: required when kind is 'mc'"),
         ("value={kind: mc, network: 'a:b', checkpoint: /no/such.pt}", "config.value.checkpoint: file not found"),
         ("resources.backend=spark", "config.resources.backend: must be 'ray' or 'local'"),

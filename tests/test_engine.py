@@ -42,7 +42,7 @@ def test_engine_matches_in_process_sample(tmp_path):
         model, svdd_ray.pm_value(model, ones), method="svdd", num_samples=6, num_candidates=4, seed=batch_seed(3, 2)
     )
     assert frame[frame.batch == 2].object.tolist() == direct.objects
-    assert frame[frame.batch == 2].reward.tolist() == direct.values.tolist()
+    assert frame[frame.batch == 2].reward.tolist() == direct.rewards.tolist()
 
 
 def test_a_reward_actor_that_kills_itself_still_yields_every_row(ray_session, tmp_path):

@@ -77,7 +77,7 @@ def test_beam_finds_the_best_string(toy):
     best = torch.where(toy.p_pre > 0, toy.reward, -torch.inf).argmax()
     out = svdd_ray.sample(toy.model, toy.exact_value(0.0), method="beam", num_samples=500, num_candidates=16, seed=6)
     assert (toy.string_index(out.x0) == best).all()
-    assert torch.all(out.values[:-1] >= out.values[1:])
+    assert torch.all(out.rewards[:-1] >= out.rewards[1:])
 
 
 def test_svdd_with_one_candidate_is_pretrained_in_distribution(toy):
@@ -104,7 +104,7 @@ def test_best_of_n_matches_the_exact_distribution_of_the_best_of_m(toy):
     reward = pm_value(toy.model, toy.reward_fn)
     out = svdd_ray.sample(toy.model, reward, method="best_of_n", num_samples=N, num_candidates=m, seed=9)
     assert tv(toy.empirical(out.x0), exact) < 0.03
-    assert torch.allclose(out.values, toy.reward[toy.string_index(out.x0)])
+    assert torch.allclose(out.rewards, toy.reward[toy.string_index(out.x0)])
 
 
 def test_best_of_n_global_top_keeps_the_best_overall(toy):
@@ -113,14 +113,14 @@ def test_best_of_n_global_top_keeps_the_best_overall(toy):
         toy.model, reward, method="best_of_n", num_samples=100, num_candidates=10, seed=10, keep="top"
     )
     pool = svdd_ray.sample(toy.model, reward, method="pretrained", num_samples=1000, seed=10)
-    assert torch.equal(top.values, torch.sort(pool.values, descending=True).values[:100])
+    assert torch.equal(top.rewards, torch.sort(pool.rewards, descending=True).values[:100])
 
 
 def test_pm_value_guidance_raises_the_reward(toy):
     reward = pm_value(toy.model, toy.reward_fn)
     pre = svdd_ray.sample(toy.model, reward, method="pretrained", num_samples=2000, seed=11)
     guided = svdd_ray.sample(toy.model, reward, method="svdd", num_samples=2000, num_candidates=8, seed=11)
-    assert guided.values.mean() > pre.values.mean() + 0.2
+    assert guided.rewards.mean() > pre.rewards.mean() + 0.2
 
 
 def test_masked_dps_tilts_towards_a_differentiable_reward(toy):

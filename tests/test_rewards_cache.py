@@ -7,9 +7,10 @@ import pytest
 from engine_helpers import read_samples, small_config
 
 from svdd_ray import engine
+from svdd_ray.config import PluginSpec, RewardComponent
 from svdd_ray.demo import BitValueNet, bitstrings, ones
 from svdd_ray.engine.cache import RewardCache
-from svdd_ray.rewards import Component, build_reward, canonical_key, combine, score_safely
+from svdd_ray.rewards import build_reward, canonical_key, combine, score_safely
 from svdd_ray.values import ValueNetwork, collect_rollouts, save_value_network, train_value_network
 
 
@@ -37,7 +38,7 @@ def test_score_safely_isolates_bad_objects():
 
 
 def test_combine_weights_clips_and_requirements():
-    comps = [Component("a", 2.0, clip=(None, 1.0)), Component("b", -1.0, require=(0.0, None))]
+    comps = [RewardComponent("a", weight=2.0, clip=[None, 1.0]), RewardComponent("b", weight=-1.0, require=[0.0, None])]
     out = combine(comps, {"a": np.array([0.5, 3.0, 0.1, np.nan]), "b": np.array([1.0, 1.0, -1.0, 0.0])})
     assert np.allclose(out, [0.0, 1.0, np.nan, np.nan], equal_nan=True)
 
@@ -84,8 +85,7 @@ def test_svdd_mc_runs_in_the_engine_with_rewards_only_at_the_end(tmp_path):
     save_value_network(value_net, tmp_path / "value.pt")
     config = small_config(tmp_path / "out")
     config.value.kind = "mc"
-    config.value.network = "svdd_ray.demo:BitValueNet"
-    config.value.network_options = {"length": 8}
+    config.value.network = PluginSpec("svdd_ray.demo:BitValueNet", {"length": 8})
     config.value.checkpoint = str(tmp_path / "value.pt")
     totals = engine.run(config)[1]
     frame = read_samples(tmp_path / "out")

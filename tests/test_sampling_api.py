@@ -26,7 +26,7 @@ def run(toy, method, seed=0, **kw):
 @pytest.mark.parametrize("method", ALL)
 def test_same_seed_same_samples_other_seed_other_samples(toy, method):
     a, b, c = run(toy, method, seed=3), run(toy, method, seed=3), run(toy, method, seed=4)
-    assert torch.equal(a.x0, b.x0) and torch.equal(a.values, b.values)
+    assert torch.equal(a.x0, b.x0) and torch.equal(a.rewards, b.rewards)
     assert not torch.equal(a.x0, c.x0)
 
 
@@ -56,8 +56,8 @@ def test_value_calls_count_the_states_scored(toy, method, expected):
 @pytest.mark.parametrize("method", ALL)
 def test_results_have_one_row_per_sample_and_rewards_of_the_final_states(toy, method):
     out = run(toy, method)
-    assert out.x0.shape == (64, 4) and len(out.objects) == 64 and out.values.shape == (64,)
-    assert torch.allclose(out.values, toy.reward[toy.string_index(out.x0)])
+    assert out.x0.shape == (64, 4) and len(out.objects) == 64 and out.rewards.shape == (64,)
+    assert torch.allclose(out.rewards, toy.reward[toy.string_index(out.x0)])
     assert out.objects == out.x0.tolist()
 
 
@@ -80,7 +80,7 @@ def test_invalid_states_are_never_chosen_when_a_valid_one_exists(toy):
             alpha=1.0 if method == "smc" else 0.0,
             seed=1,
         )
-        assert torch.isfinite(out.values).all(), method
+        assert torch.isfinite(out.rewards).all(), method
 
 
 @pytest.mark.parametrize("alpha", [0.0, 0.1, 10.0])
@@ -99,7 +99,7 @@ def test_all_invalid_candidates_do_not_crash(toy):
         out = svdd_ray.sample(
             toy.model, nothing_valid, method=method, num_samples=8, num_candidates=2, alpha=1.0, seed=0
         )
-        assert out.values.isnan().all(), method
+        assert out.rewards.isnan().all(), method
 
 
 @pytest.mark.parametrize(

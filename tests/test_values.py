@@ -87,8 +87,8 @@ def test_svdd_mc_beats_pretrained(trained):
     value = MCValue(toy.model, value_net, toy.reward_fn)
     pre = svdd_ray.sample(toy.model, value, method="pretrained", num_samples=2000, seed=1)
     mc = svdd_ray.sample(toy.model, value, method="svdd", num_samples=2000, num_candidates=8, seed=1)
-    assert mc.values.mean() > pre.values.mean() + 0.2
-    assert torch.allclose(mc.values, toy.reward[toy.string_index(mc.x0)])
+    assert mc.rewards.mean() > pre.rewards.mean() + 0.2
+    assert torch.allclose(mc.rewards, toy.reward[toy.string_index(mc.x0)])
 
 
 def test_save_and_load_round_trip(trained, tmp_path):

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from svdd_ray.chem._dock_worker import LigandError, prepare_ligand
 from svdd_ray.chem.data import package_data_dir
-from svdd_ray.chem.rewards import canonical_key
+from svdd_ray.chem.rewards import canonical_key, molecule_key
 
 __all__ = [
     "DockingReward",
@@ -350,3 +350,7 @@ class DockingReward:
 
     def __call__(self, smiles_list: Sequence[str]) -> list[float]:
         return [r.reward for r in self.dock(smiles_list)]
+
+    def canonical_key(self, smiles: str) -> str:
+        """Cache key: the canonical SMILES (poses depend on the molecule, not on how it is written)."""
+        return molecule_key(smiles)

@@ -17,6 +17,8 @@ from functools import lru_cache
 from rdkit import Chem, RDConfig, RDLogger
 from rdkit.Chem import QED, Crippen, Descriptors
 
+from svdd_ray.rewards import keyed_by
+
 __all__ = [
     "canonical_key",
     "canonical_smiles",
@@ -31,7 +33,7 @@ __all__ = [
     "size_penalty",
     "largest_ring_size",
     "weighted_sum",
-    "REWARDS",
+    "molecule_key",
 ]
 
 RDLogger.DisableLog("rdApp.*")
@@ -69,6 +71,11 @@ def canonical_key(smiles) -> str:
         return Chem.MolToSmiles(mol)
     except Exception:
         return ""
+
+
+def molecule_key(smiles) -> str:
+    """The reward cache key of a molecule: its canonical SMILES (the raw text if it does not parse)."""
+    return canonical_key(smiles) or str(smiles)
 
 
 def canonical_smiles(smiles_list: Iterable) -> list[str]:
@@ -123,6 +130,7 @@ def _cycle_penalty(mol) -> float:
 
 
 # ---------------------------------------------------------------- rewards
+@keyed_by(molecule_key)
 def qed(smiles_list: Sequence[str]) -> list[float]:
     """Quantitative estimate of drug-likeness (Bickerton et al. 2012), in [0, 1]."""
     return _apply(QED.qed, smiles_list)
@@ -133,6 +141,7 @@ def sa_raw(smiles_list: Sequence[str]) -> list[float]:
     return _apply(_sa_score, smiles_list)
 
 
+@keyed_by(molecule_key)
 def sa(smiles_list: Sequence[str]) -> list[float]:
     """Normalised synthetic accessibility ``(10 - SA) / 9`` in [0, 1]; higher = easier.
 
@@ -141,16 +150,19 @@ def sa(smiles_list: Sequence[str]) -> list[float]:
     return _apply(lambda m: (10.0 - _sa_score(m)) / 9.0, smiles_list)
 
 
+@keyed_by(molecule_key)
 def logp(smiles_list: Sequence[str]) -> list[float]:
     """Wildman-Crippen logP."""
     return _apply(Crippen.MolLogP, smiles_list)
 
 
+@keyed_by(molecule_key)
 def penalized_logp(smiles_list: Sequence[str]) -> list[float]:
     """``logP - SA - max(largest ring size - 6, 0)`` (unnormalised, as in JT-VAE)."""
     return _apply(lambda m: Crippen.MolLogP(m) - _sa_score(m) - _cycle_penalty(m), smiles_list)
 
 
+@keyed_by(molecule_key)
 def molecular_weight(smiles_list: Sequence[str]) -> list[float]:
     """Average molecular weight (g/mol), hydrogens included."""
     return _apply(Descriptors.MolWt, smiles_list)
@@ -199,13 +211,3 @@ def weighted_sum(*terms: tuple[Callable[[list], Sequence[float]], float]) -> Cal
 
     composite.__name__ = "weighted_sum(" + ", ".join(f"{getattr(fn, '__name__', 'f')}*{w:g}" for fn, w in terms) + ")"
     return composite
-
-
-#: name -> reward function, for configs (docking is in :mod:`svdd_ray.chem.docking`)
-REWARDS: dict[str, Callable[[list], list[float]]] = {
-    "qed": qed,
-    "sa": sa,
-    "logp": logp,
-    "penalized_logp": penalized_logp,
-    "molecular_weight": molecular_weight,
-}

@@ -9,27 +9,25 @@ from pathlib import Path
 from svdd_ray.config import Config, ConfigError
 from svdd_ray.engine.cache import RewardCache
 from svdd_ray.engine.driver import Driver
-from svdd_ray.engine.executors import LocalExecutor, RayExecutor
+from svdd_ray.engine.executors import Executor, LocalExecutor, RayExecutor
 from svdd_ray.engine.output import RunOutput
-from svdd_ray.engine.runner import BUILTIN_MODELS
-from svdd_ray.rewards import resolve
+from svdd_ray.plugins import resolve
+from svdd_ray.protocol import Reward
+from svdd_ray.rewards import build_components, close_reward, key_function
 
 __all__ = ["check_plugins", "connect", "run"]
 
 
 def check_plugins(config: Config) -> None:
-    """Resolve every named model, value network and reward now, so typos fail before any work."""
-    targets = [("model.factory", BUILTIN_MODELS.get(config.model.factory, config.model.factory))]
+    """Import every model, value network, guide, reward and the domain the config names, so typos fail first."""
+    resolve("model", config.model.target, "model.target")
+    # TEMP resolve("domain", config.model.domain, "model.domain")
     if config.value.kind == "mc":
-        targets.append(("value.network", config.value.network))
+        resolve("value network", config.value.network.target, "value.network.target")
     if config.value.guide is not None:
-        targets.append(("value.guide", config.value.guide))
-    targets += [(f"reward.components[{i}].name", c.name) for i, c in enumerate(config.reward.components)]
-    for key, target in targets:
-        try:
-            resolve(target)
-        except ValueError as err:
-            raise ConfigError(f"{key}: {err}") from None
+        resolve("guide", config.value.guide.target, "value.guide.target")
+    for i, c in enumerate(config.reward.components):
+        resolve("reward", c.target, f"reward.components[{i}].target")
 
 
 def connect(address: str | None = None, num_cpus: int | None = None) -> None:
@@ -64,20 +62,47 @@ def check_resources(config: Config) -> None:
         )
 
 
-def run(config: Config, progress: Callable[[dict], None] | None = None) -> tuple[Path, dict]:
-    """Run (or resume) the job described by ``config``; return the output directory and totals."""
-    check_plugins(config)
-    if config.resources.backend == "ray":
-        connect(config.resources.address, config.resources.num_cpus)
-        check_resources(config)
-    output = RunOutput(config)
-    done = output.open()
-    cache = RewardCache(config.reward.cache_file, enabled=config.reward.cache)
-    executor = RayExecutor(config) if config.resources.backend == "ray" else LocalExecutor(config)
+def start_executor(config: Config, rewards: dict[str, Reward]) -> Executor:
+    """Start the executor and wait until it has built the model side; a build failure is a ConfigError.
+
+    ``rewards`` (built in this process) score in the local executor; Ray builds its own per actor.
+    """
+    if config.resources.backend == "local":
+        return LocalExecutor(config, rewards)
+    connect(config.resources.address, config.resources.num_cpus)
+    check_resources(config)
+    executor = RayExecutor(config)
     try:
-        totals = Driver(config, executor, output, cache, progress).run(done)
-    finally:
+        executor.ready()
+    except BaseException:
         executor.shutdown()
-        cache.close()
+        raise
+    return executor
+
+
+def run(config: Config, progress: Callable[[dict], None] | None = None) -> tuple[Path, dict]:
+    """Run (or resume) the job described by ``config``; return the output directory and totals.
+
+    Everything the config names is built (rewards here, the model side in the executor) and the
+    output directory checked before anything is written: a bad config writes nothing.
+    """
+    check_plugins(config)
+    rewards = build_components(config.reward.components)
+    executor = cache = None
+    try:
+        output = RunOutput(config)
+        output.check()
+        executor = start_executor(config, rewards)
+        cache = RewardCache(config.reward.cache_file, enabled=config.reward.cache)
+        keys = {name: key_function(reward) for name, reward in rewards.items()}
+        done = output.open()
+        totals = Driver(config, executor, output, cache, keys, progress).run(done)
+    finally:
+        if executor is not None:
+            executor.shutdown()
+        if cache is not None:
+            cache.close()
+        for reward in rewards.values():
+            close_reward(reward)
     output.finish(totals)
     return output.dir, totals

@@ -6,6 +6,8 @@ import math
 import sqlite3
 from pathlib import Path
 
+from svdd_ray.errors import ConfigError
+
 
 class RewardCache:
     """Scores already computed in this run (and, with ``path``, in earlier runs)."""
@@ -26,7 +28,7 @@ class RewardCache:
                 )
                 rows = self._db.execute("SELECT reward, key, score FROM scores").fetchall()
             except sqlite3.DatabaseError as err:
-                raise ValueError(f"{path}: not a usable reward cache ({err})") from None
+                raise ConfigError(f"reward.cache_file: {path} is not a usable reward cache ({err})") from None
             self._memory.update({(r, k): (math.nan if s is None else s) for r, k, s in rows})
 
     def lookup(self, reward: str, keys: list[str]) -> tuple[dict[str, float], list[str]]:

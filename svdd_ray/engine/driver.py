@@ -18,9 +18,10 @@ import numpy as np
 
 from svdd_ray.config import Config
 from svdd_ray.engine.cache import RewardCache
+from svdd_ray.engine.executors import Executor, Handle
 from svdd_ray.engine.output import RunOutput, object_cell
 from svdd_ray.engine.runner import BatchDone, NeedRewards
-from svdd_ray.rewards import Component, canonical_key, combine, resolve
+from svdd_ray.rewards import combine
 
 
 @dataclass
@@ -40,7 +41,7 @@ class BatchState:
 
 @dataclass
 class Chunk:
-    """Objects of one batch sent to one reward call."""
+    """Objects of one batch sent to one reward call (the pending record of that call)."""
 
     batch: int
     component: str
@@ -48,6 +49,13 @@ class Chunk:
     objects: list
     attempts: int = 0
     deadline: float = math.inf
+
+
+@dataclass(frozen=True)
+class Denoising:
+    """The pending record of a denoising call of batch ``batch``."""
+
+    batch: int
 
 
 def batch_sizes(num_samples: int, batch_size: int) -> list[int]:
@@ -61,24 +69,23 @@ class Driver:
     def __init__(
         self,
         config: Config,
-        executor: Any,
+        executor: Executor,
         output: RunOutput,
         cache: RewardCache,
+        keys: dict[str, Callable[[Any], str]],
         progress: Callable[[dict], None] | None = None,
     ) -> None:
+        """``keys``: each reward component's cache-key function (from the rewards built in this process)."""
         self.config = config
         self.executor = executor
         self.output = output
         self.cache = cache
+        self.keys = keys
         self.progress = progress or (lambda event: None)
-        comps = config.reward.components
-        self.components = [
-            Component(c.name, c.weight, c.clip and tuple(c.clip), c.require and tuple(c.require)) for c in comps
-        ]
-        self.settings = {c.name: c for c in comps}
-        self.key_rewards = {c.name: resolve(c.name) for c in comps}
-        self.queues: dict[str, deque[Chunk]] = {c.name: deque() for c in comps}
-        self.pending: dict[Any, tuple] = {}
+        self.components = config.reward.components
+        self.settings = {c.name: c for c in self.components}
+        self.queues: dict[str, deque[Chunk]] = {c.name: deque() for c in self.components}
+        self.pending: dict[Handle, Denoising | Chunk] = {}
         self.batches: dict[int, BatchState] = {}
         self.totals = {
             "batches": 0,
@@ -99,15 +106,10 @@ class Driver:
             while todo and len(self.batches) < limit:
                 b = todo.popleft()
                 self.batches[b] = BatchState(size=sizes[b], started=time.perf_counter())
-                self.pending[self.executor.start(b, sizes[b])] = ("denoise", b)
+                self.pending[self.executor.start(b, sizes[b])] = Denoising(b)
             self._dispatch()
-            background = self.executor.background()
-            ready = self.executor.wait([*self.pending, *background], timeout=self._wait_timeout())
-            for handle in ready:
-                if handle in self.pending:
-                    self._handle(handle, self.pending.pop(handle))
-                else:
-                    self.executor.on_background(handle)
+            for handle in self.executor.wait(list(self.pending), timeout=self._wait_timeout()):
+                self._handle(handle, self.pending.pop(handle))
             self._expire()
         self.totals.update(
             wall_time_s=time.perf_counter() - began,
@@ -118,17 +120,17 @@ class Driver:
         return self.totals
 
     # ------------------------------------------------------------------ events
-    def _handle(self, handle: Any, task: tuple) -> None:
-        if task[0] == "denoise":
-            outcome = self.executor.result(handle)  # a denoiser failure ends the run
+    def _handle(self, handle: Handle, task: Denoising | Chunk) -> None:
+        if isinstance(task, Denoising):
+            outcome = self.executor.outcome(handle)  # a denoiser failure ends the run
             if isinstance(outcome, NeedRewards):
                 self._on_request(outcome)
             else:
                 self._on_done(outcome)
             return
-        chunk: Chunk = task[1]
+        chunk = task
         try:
-            scores = self.executor.result(handle)
+            scores = self.executor.pools[chunk.component].result(handle)
         except Exception:  # noqa: BLE001 - the actor died beyond Ray's own retries
             self.totals["failed_calls"] += 1
             if chunk.attempts < self.config.resources.max_retries:
@@ -146,7 +148,7 @@ class Driver:
         state.request = request
         state.scores, state.keys = {}, {}
         for comp in self.components:
-            keys = [canonical_key(self.key_rewards[comp.name], o) for o in request.objects]
+            keys = [self.keys[comp.name](o) for o in request.objects]
             hits_before = self.cache.hits
             found, missing = self.cache.lookup(comp.name, keys)
             state.cache_hits += self.cache.hits - hits_before
@@ -182,14 +184,11 @@ class Driver:
         mean = float(total[valid].mean()) if valid.any() else math.nan
         state.trace.append((state.request.t, len(total), mean, best, float(valid.mean())))
         self.progress({"kind": "step", "batch": batch, "t": state.request.t, "best": best})
-        self.pending[self.executor.resume(batch, total)] = ("denoise", batch)
+        self.pending[self.executor.resume(batch, total)] = Denoising(batch)
 
     def _on_done(self, done: BatchDone) -> None:
         state = self.batches.pop(done.batch)
-        self.executor.finish(done.batch)
-        final_keys = {
-            c.name: [canonical_key(self.key_rewards[c.name], o) for o in done.objects] for c in self.components
-        }
+        final_keys = {c.name: [self.keys[c.name](o) for o in done.objects] for c in self.components}
         parts = self._component_scores(state, final_keys)
         run, n = self.config.run, len(done.objects)
         start = done.batch * self.config.run.batch_size
@@ -243,21 +242,22 @@ class Driver:
     # ------------------------------------------------------------------ reward calls
     def _dispatch(self) -> None:
         for name, queue in self.queues.items():
-            while queue and self.executor.free_slots(name) > 0:
+            pool = self.executor.pools[name]
+            while queue and pool.free_slots() > 0:
                 chunk = queue.popleft()
                 chunk.deadline = time.monotonic() + self.settings[name].timeout_s
-                self.pending[self.executor.score(name, chunk.objects)] = ("score", chunk)
+                self.pending[pool.submit(chunk.objects)] = chunk
 
     def _wait_timeout(self) -> float | None:
         """Until the next reward deadline, and never more than a few seconds."""
-        deadlines = [task[1].deadline for task in self.pending.values() if task[0] == "score"]
+        deadlines = [task.deadline for task in self.pending.values() if isinstance(task, Chunk)]
         return max(0.0, min([*deadlines, time.monotonic() + 5.0]) - time.monotonic())
 
     def _expire(self) -> None:
         now = time.monotonic()
         for handle, task in list(self.pending.items()):
-            if task[0] == "score" and task[1].deadline <= now:
+            if isinstance(task, Chunk) and task.deadline <= now:
                 del self.pending[handle]
-                self.executor.abandon(handle)
+                self.executor.pools[task.component].abandon(handle)
                 self.totals["timeouts"] += 1
-                self._record(task[1], [math.nan] * len(task[1].keys))  # invalid, and not cached
+                self._record(task, [math.nan] * len(task.keys))  # invalid, and not cached

@@ -1,20 +1,78 @@
 """Where batches denoise and rewards are scored: in this process, or in Ray actors.
 
-Both executors offer the same small interface to the driver: submit work and get a handle,
-wait for handles, read a result, abandon a handle that ran past its deadline.
+The driver sees an :class:`Executor` (denoising calls, waiting, results) and one
+:class:`RewardPool` per reward component (reward calls on idle actors). Handles are opaque:
+a finished call in the local executor, an ``ObjectRef`` on Ray.
 """
 
 from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
-from svdd_ray.config import Config
-from svdd_ray.engine.runner import BatchRunner
+import numpy as np
+
+from svdd_ray.config import Config, RewardComponent
+from svdd_ray.engine.runner import BatchDone, BatchRunner, NeedRewards
+from svdd_ray.errors import ConfigError
+from svdd_ray.protocol import Reward
 from svdd_ray.rewards import build_reward, score_safely
 
+Handle = Any
 
+
+class RewardPool(Protocol):
+    """The actors that score one reward component, one call per actor at a time."""
+
+    def free_slots(self) -> int:
+        """How many calls can be submitted now."""
+        ...
+
+    def submit(self, objects: list) -> Handle:
+        """Score ``objects`` on an idle actor."""
+        ...
+
+    def result(self, handle: Handle) -> list[float]:
+        """The scores of a finished call; frees its actor. Raises if the actor died (it is replaced)."""
+        ...
+
+    def abandon(self, handle: Handle) -> None:
+        """Give up on a call past its deadline: replace its actor."""
+        ...
+
+
+class Executor(Protocol):
+    """Denoising calls on the model side, reward pools on the reward side, and a wait over both."""
+
+    pools: dict[str, RewardPool]
+
+    def ready(self) -> None:
+        """Block until everything is built; a build failure is a ConfigError naming the config key."""
+        ...
+
+    def start(self, batch: int, num_samples: int) -> Handle:
+        """Create and advance batch ``batch``; its handle yields NeedRewards or BatchDone."""
+        ...
+
+    def resume(self, batch: int, rewards: np.ndarray) -> Handle:
+        """Hand ``rewards`` back to batch ``batch`` and advance it."""
+        ...
+
+    def outcome(self, handle: Handle) -> NeedRewards | BatchDone:
+        """The result of a denoising call (raises what the call raised)."""
+        ...
+
+    def wait(self, handles: list[Handle], timeout: float | None) -> list[Handle]:
+        """The handles among ``handles`` that have finished (waiting at most ``timeout`` s for one)."""
+        ...
+
+    def shutdown(self) -> None:
+        """Stop the actors and close the rewards."""
+        ...
+
+
+# ---------------------------------------------------------------------- in this process
 @dataclass(eq=False)
 class Finished:
     """A local handle: the work already ran; ``error`` holds its exception if it failed."""
@@ -22,58 +80,81 @@ class Finished:
     value: Any = None
     error: BaseException | None = None
 
+    @classmethod
+    def of(cls, fn, *args) -> Finished:
+        try:
+            return cls(fn(*args))
+        except Exception as err:  # noqa: BLE001 - the driver decides what a failure means
+            return cls(error=err)
+
+    def get(self) -> Any:
+        if self.error is not None:
+            raise self.error
+        return self.value
+
+
+class LocalRewardPool:
+    """One reward in this process; a call runs at once (nothing can be abandoned)."""
+
+    def __init__(self, reward: Reward) -> None:
+        self.reward = reward
+
+    def free_slots(self) -> int:
+        return 1
+
+    def submit(self, objects: list) -> Finished:
+        return Finished.of(score_safely, self.reward, objects)
+
+    def result(self, handle: Finished) -> list[float]:
+        return handle.get()
+
+    def abandon(self, handle: Finished) -> None:
+        return None
+
 
 class LocalExecutor:
-    """Runs everything in this process, one call at a time (no timeouts: nothing can be abandoned)."""
+    """Runs everything in this process, one call at a time, with rewards the caller built (and closes)."""
 
-    def __init__(self, config: Config) -> None:
+    def __init__(self, config: Config, rewards: dict[str, Reward]) -> None:
         self.runner = BatchRunner(config)
-        self.rewards = {c.name: build_reward(c.name, c.options) for c in config.reward.components}
+        self.pools = {name: LocalRewardPool(reward) for name, reward in rewards.items()}
 
-    def _call(self, fn, *args) -> Finished:
-        try:
-            return Finished(fn(*args))
-        except Exception as err:  # noqa: BLE001 - the driver decides what a failure means
-            return Finished(error=err)
+    def ready(self) -> None:
+        return None
 
     def start(self, batch: int, num_samples: int) -> Finished:
-        return self._call(self.runner.start, batch, num_samples)
+        return Finished.of(self.runner.start, batch, num_samples)
 
-    def resume(self, batch: int, rewards) -> Finished:
-        return self._call(self.runner.resume, batch, rewards)
+    def resume(self, batch: int, rewards: np.ndarray) -> Finished:
+        return Finished.of(self.runner.resume, batch, rewards)
 
-    def score(self, component: str, objects: list) -> Finished:
-        return self._call(score_safely, self.rewards[component], objects)
+    def outcome(self, handle: Finished) -> NeedRewards | BatchDone:
+        return handle.get()
 
     def wait(self, handles: list, timeout: float | None) -> list:
         return list(handles)
 
-    def result(self, handle: Finished) -> Any:
-        if handle.error is not None:
-            raise handle.error
-        return handle.value
-
-    def abandon(self, handle: Finished) -> None:
-        pass
-
-    def finish(self, batch: int) -> None:
-        pass
-
-    def free_slots(self, component: str) -> int:
-        return 1
-
-    def background(self) -> list:
-        return []
-
     def shutdown(self) -> None:
-        pass
+        return None
 
 
+# ---------------------------------------------------------------------- on Ray
 class DenoiserActor:
-    """Ray actor body: one model, many batches (see :class:`BatchRunner`)."""
+    """Ray actor body: one model, many batches (see :class:`BatchRunner`).
+
+    A failure to build is kept and reported by :meth:`ready`, so the driver can name the
+    config key instead of Ray reporting a dead actor.
+    """
 
     def __init__(self, config: Config) -> None:
-        self.runner = BatchRunner(config)
+        self.runner, self.error = None, None
+        try:
+            self.runner = BatchRunner(config)
+        except Exception as err:  # noqa: BLE001 - reported by ready()
+            self.error = str(err) if isinstance(err, ConfigError) else f"model: {type(err).__name__}: {err}"
+
+    def ready(self) -> str | None:
+        return self.error
 
     def start(self, batch: int, num_samples: int):
         return self.runner.start(batch, num_samples)
@@ -85,8 +166,8 @@ class DenoiserActor:
 class RewardActor:
     """Ray actor body: one reward, built once, scoring lists of objects."""
 
-    def __init__(self, name: str, options: dict) -> None:
-        self.reward = build_reward(name, options)
+    def __init__(self, target: str, options: dict) -> None:
+        self.reward = build_reward(target, options)
 
     def score(self, objects: list) -> list[float]:
         return score_safely(self.reward, objects)
@@ -95,11 +176,74 @@ class RewardActor:
         return True
 
 
+class RayRewardPool:
+    """``actors`` reward actors of one component; an actor takes calls once its readiness probe returns.
+
+    A hung or dead actor is killed and replaced without touching the others; a failed start is
+    retried with a fresh actor.
+    """
+
+    def __init__(self, ray, component: RewardComponent, max_retries: int) -> None:
+        self.ray = ray
+        self.component = component
+        self.actor_class = ray.remote(RewardActor).options(
+            num_cpus=component.num_cpus, max_restarts=max_retries, max_task_retries=max_retries
+        )
+        self.actors: list = [None] * component.actors
+        self.idle: list[int] = []
+        self.calls: dict[Handle, int] = {}  # reward call -> actor index
+        self.probes: dict[Handle, int] = {}  # readiness probe -> actor index
+        for i in range(component.actors):
+            self._start(i)
+
+    def _start(self, i: int) -> None:
+        self.actors[i] = self.actor_class.remote(self.component.target, self.component.options)
+        self.probes[self.actors[i].ready.remote()] = i
+
+    def on_probe(self, probe: Handle) -> None:
+        """A readiness probe returned: the actor is up, or (a failed start) replaced."""
+        i = self.probes.pop(probe)
+        try:
+            self.ray.get(probe, timeout=60)
+        except Exception:  # noqa: BLE001
+            self._start(i)
+            return
+        self.idle.append(i)
+
+    def free_slots(self) -> int:
+        return len(self.idle)
+
+    def submit(self, objects: list) -> Handle:
+        i = self.idle.pop()
+        handle = self.actors[i].score.remote(objects)
+        self.calls[handle] = i
+        return handle
+
+    def result(self, handle: Handle) -> list[float]:
+        try:
+            scores = self.ray.get(handle, timeout=60)
+        except Exception:
+            self.abandon(handle)
+            raise
+        self.idle.append(self.calls.pop(handle))
+        return scores
+
+    def abandon(self, handle: Handle) -> None:
+        i = self.calls.pop(handle, None)
+        if i is not None:
+            self.ray.kill(self.actors[i], no_restart=True)
+            self._start(i)
+
+    def shutdown(self) -> None:
+        for actor in self.actors:
+            self.ray.kill(actor)
+
+
 class RayExecutor:
-    """Denoiser actors own batches; one pool of reward actors per reward component.
+    """Denoiser actors own batches (least loaded first); one :class:`RayRewardPool` per component.
 
     A reward actor gets one call at a time (the driver queues the rest), so a call's deadline
-    measures the reward itself, and a hung or dead actor can be replaced without losing others.
+    measures the reward itself.
     """
 
     def __init__(self, config: Config) -> None:
@@ -110,92 +254,45 @@ class RayExecutor:
         denoiser = ray.remote(DenoiserActor).options(num_cpus=res.denoiser_num_cpus, num_gpus=res.denoiser_num_gpus)
         self.denoisers = [denoiser.remote(config) for _ in range(res.denoiser_actors)]
         self.owner: dict[int, int] = {}  # batch -> denoiser index
-        self.reward_classes = {}
-        self.pools: dict[str, list] = {}
-        self.idle: dict[str, list[int]] = {}
-        for comp in config.reward.components:
-            cls = ray.remote(RewardActor).options(
-                num_cpus=comp.num_cpus, max_restarts=res.max_retries, max_task_retries=res.max_retries
-            )
-            self.reward_classes[comp.name] = (cls, comp.options)
-            self.idle[comp.name] = []
-            self.pools[comp.name] = [None] * comp.actors
-        self.tasks: dict[Any, tuple[str, int]] = {}  # reward call -> (component, actor index)
-        self.starting: dict[Any, tuple[str, int]] = {}  # readiness probe -> (component, actor index)
-        for name, pool in self.pools.items():
-            for i in range(len(pool)):
-                self._start_reward_actor(name, i)
+        self.pools = {c.name: RayRewardPool(ray, c, res.max_retries) for c in config.reward.components}
 
-    def _start_reward_actor(self, name: str, i: int) -> None:
-        """Start actor ``i`` of a pool; it takes calls once its readiness probe returns."""
-        cls, options = self.reward_classes[name]
-        self.pools[name][i] = cls.remote(name, options)
-        self.starting[self.pools[name][i].ready.remote()] = (name, i)
+    def ready(self) -> None:
+        errors = self.ray.get([d.ready.remote() for d in self.denoisers])
+        error = next((e for e in errors if e), None)
+        if error:
+            raise ConfigError(error)
 
-    def background(self) -> list:
-        """Handles the driver should also wait on: readiness probes of starting reward actors."""
-        return list(self.starting)
-
-    def on_background(self, handle) -> None:
-        """A probe returned: the actor is up (a failed start is retried with a fresh actor)."""
-        name, i = self.starting.pop(handle)
-        try:
-            self.ray.get(handle, timeout=60)
-        except Exception:  # noqa: BLE001
-            self._start_reward_actor(name, i)
-            return
-        self.idle[name].append(i)
-
-    def start(self, batch: int, num_samples: int):
+    def start(self, batch: int, num_samples: int) -> Handle:
         loads = [list(self.owner.values()).count(i) for i in range(len(self.denoisers))]
         self.owner[batch] = loads.index(min(loads))
         return self.denoisers[self.owner[batch]].start.remote(batch, num_samples)
 
-    def resume(self, batch: int, rewards):
+    def resume(self, batch: int, rewards: np.ndarray) -> Handle:
         return self.denoisers[self.owner[batch]].resume.remote(batch, rewards)
 
-    def finish(self, batch: int) -> None:
-        self.owner.pop(batch, None)
-
-    def free_slots(self, component: str) -> int:
-        return len(self.idle[component])
-
-    def score(self, component: str, objects: list):
-        i = self.idle[component].pop()
-        ref = self.pools[component][i].score.remote(objects)
-        self.tasks[ref] = (component, i)
-        return ref
+    def outcome(self, handle: Handle) -> NeedRewards | BatchDone:
+        outcome = self.ray.get(handle, timeout=60)
+        if isinstance(outcome, BatchDone):
+            self.owner.pop(outcome.batch, None)
+        return outcome
 
     def wait(self, handles: list, timeout: float | None) -> list:
-        if not handles:
+        """Finished handles; readiness probes of reward actors are handled here, not returned."""
+        probes = {probe: pool for pool in self.pools.values() for probe in pool.probes}
+        watched = [*handles, *probes]
+        if not watched:
             return []
-        ready, _ = self.ray.wait(handles, num_returns=1, timeout=timeout)
+        ready, _ = self.ray.wait(watched, num_returns=1, timeout=timeout)
         if ready:
-            more, _ = self.ray.wait(handles, num_returns=len(handles), timeout=0)
+            more, _ = self.ray.wait(watched, num_returns=len(watched), timeout=0)
             ready = list(dict.fromkeys(itertools.chain(ready, more)))
-        return ready
-
-    def result(self, handle) -> Any:
-        """The call's result; a failed reward call's actor is replaced before the error is raised."""
-        try:
-            value = self.ray.get(handle, timeout=60)
-        except Exception:
-            self.abandon(handle)
-            raise
-        task = self.tasks.pop(handle, None)
-        if task is not None:
-            self.idle[task[0]].append(task[1])
-        return value
-
-    def abandon(self, handle) -> None:
-        """Give up on a reward call: kill its actor and put a fresh one in its place."""
-        task = self.tasks.pop(handle, None)
-        if task is None:
-            return
-        component, i = task
-        self.ray.kill(self.pools[component][i], no_restart=True)
-        self._start_reward_actor(component, i)
+        for handle in ready:
+            if handle in probes:
+                probes[handle].on_probe(handle)
+        return [h for h in ready if h not in probes]
 
     def shutdown(self) -> None:
-        for actor in self.denoisers + [a for pool in self.pools.values() for a in pool]:
+        for actor in self.denoisers:
             self.ray.kill(actor)
+        for pool in self.pools.values():
+            pool.shutdown()

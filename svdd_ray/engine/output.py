@@ -99,28 +99,42 @@ class RunOutput:
         self.dir = Path(config.run.output_dir)
         self.manifest: dict = {}
 
-    def open(self) -> set[int]:
-        """Prepare the directory; return the batches already written by an earlier attempt."""
+    def check(self) -> set[int]:
+        """Read the directory without writing: the batches an earlier attempt finished.
+
+        A directory is usable when it is absent or empty, holds this run (resume), or holds only
+        the manifest of a run that never finished a batch (it is started afresh). Anything else
+        is a ConfigError naming ``run.output_dir``.
+        """
+        self.manifest = {}
         manifest_path = self.dir / MANIFEST
-        if manifest_path.is_file():
-            try:
-                self.manifest = json.loads(manifest_path.read_text())
-            except json.JSONDecodeError:
-                raise ConfigError(f"{manifest_path}: unreadable manifest; use another run.output_dir") from None
-            if self.manifest.get("identity") != identity(self.config):
-                raise ConfigError(
-                    f"run.output_dir: {self.dir} holds a run with a different config; use another directory"
-                )
-            done = {int(m.group(1)) for p in self.dir.iterdir() if (m := BATCH_FILE.match(p.name))}
-            self.manifest["resumed_at"] = [*self.manifest.get("resumed_at", []), now()]
-        else:
+        if not manifest_path.is_file():
             if self.dir.exists() and any(self.dir.iterdir()):
                 raise ConfigError(f"run.output_dir: {self.dir} is not empty and holds no svdd_ray run")
+            return set()
+        try:
+            manifest = json.loads(manifest_path.read_text())
+        except json.JSONDecodeError:
+            raise ConfigError(f"{manifest_path}: unreadable manifest; use another run.output_dir") from None
+        done = {int(m.group(1)) for p in self.dir.iterdir() if (m := BATCH_FILE.match(p.name))}
+        if manifest.get("identity") == identity(self.config):
+            self.manifest = manifest
+            return done
+        if not done and manifest.get("status") != "complete":
+            return set()  # an attempt that never finished a batch: nothing to keep
+        raise ConfigError(f"run.output_dir: {self.dir} holds a run with a different config; use another directory")
+
+    def open(self) -> set[int]:
+        """Prepare the directory (see :meth:`check`); return the batches already written by an earlier attempt."""
+        done = self.check()
+        if self.manifest:
+            self.manifest["resumed_at"] = [*self.manifest.get("resumed_at", []), now()]
+        else:
             self.dir.mkdir(parents=True, exist_ok=True)
-            done = set()
             self.manifest = {
                 "run_id": uuid.uuid4().hex[:12],
                 "status": "running",
+                "domain": self.config.model.domain,
                 "identity": identity(self.config),
                 "config": self.config.to_dict(),
                 "versions": versions(),

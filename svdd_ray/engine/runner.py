@@ -13,17 +13,14 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from svdd_ray import plugins
 from svdd_ray.config import Config
-from svdd_ray.rewards import resolve
+from svdd_ray.devices import pick_device
+from svdd_ray.errors import ConfigError
+from svdd_ray.protocol import DiffusionModel
 from svdd_ray.samplers import Sampler
 from svdd_ray.sampling import as_values, batch_seed, make_generator, make_sampler
 from svdd_ray.values import MCValue, PMValue, SplitValue, ValueNetwork, load_value_network
-
-BUILTIN_MODELS = {
-    "bitstrings": "svdd_ray.demo:bitstrings",
-    "moses": "svdd_ray.chem.train:load_prior",
-    "digits": "svdd_ray.images.train:load_prior",
-}
 
 
 @dataclass
@@ -47,43 +44,60 @@ class BatchDone:
     trace: list = field(default_factory=list)
 
 
-def pick_device(requested: str) -> torch.device:
-    if requested == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if requested == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError("model.device is 'cuda' but this process sees no GPU")
-    return torch.device(requested)
-
-
-def build_model(config: Config) -> torch.nn.Module:
+def build_model(config: Config) -> DiffusionModel:
     """Call the configured model factory and move the model to its device, in eval mode."""
-    factory = resolve(BUILTIN_MODELS.get(config.model.factory, config.model.factory))
-    model = factory(**config.model.options)
+    spec = config.model
+    model = plugins.build("model", spec.target, spec.options, key="model.target")
+    if not isinstance(model, DiffusionModel):
+        raise ConfigError(
+            f"model.target: {spec.target!r} built a {type(model).__name__}, not a DiffusionModel "
+            "(num_steps, sample_prior, propose, predict_x0, decode)"
+        )
     if isinstance(model, torch.nn.Module):
-        model = model.to(pick_device(config.model.device)).eval()
+        model = model.to(pick_device(spec.device, key="model.device")).eval()
     return model
 
 
-def build_value(config: Config, model) -> SplitValue:
+def build_value(config: Config, model: DiffusionModel) -> SplitValue:
     """The value plan: PM (all rewards remote) or MC (value network here, reward at t = 0)."""
-    if config.value.kind == "pm":
+    value = config.value
+    if value.kind == "pm":
         return PMValue(model, reward=None)
-    net = resolve(config.value.network)(**config.value.network_options)
-    value_net = load_value_network(ValueNetwork(net, model.num_steps), config.value.checkpoint)
+    net = plugins.build("value network", value.network.target, value.network.options, key="value.network.target")
+    if not isinstance(net, torch.nn.Module):
+        raise ConfigError(f"value.network.target: {value.network.target!r} built a {type(net).__name__}, not a module")
+    try:
+        value_net = load_value_network(ValueNetwork(net, model.num_steps), value.checkpoint)
+    except Exception as err:  # noqa: BLE001 - a checkpoint that does not load is a config error
+        first = (str(err).strip().splitlines() or [type(err).__name__])[0]
+        raise ConfigError(f"value.checkpoint: {value.checkpoint} does not load into the network ({first})") from None
     device = getattr(model, "device", torch.device("cpu"))
     return MCValue(model, value_net.to(device).eval(), reward=None)
 
 
+def build_guide(config: Config, model: DiffusionModel):
+    """The differentiable value that ``dps`` follows, built next to the model (or None)."""
+    guide = config.value.guide
+    if guide is None:
+        return None
+    return plugins.build("guide", guide.target, guide.options, model, key="value.guide.target")
+
+
 class BatchRunner:
-    """Advances the sampler coroutines of many batches of one run on one model."""
+    """Advances the sampler coroutines of many batches of one run on one model.
+
+    Building it builds everything the config names for the denoiser side (model, value network,
+    guide); a failure there is a :class:`ConfigError` naming the key.
+    """
 
     def __init__(self, config: Config) -> None:
         self.config = config
         self.model = build_model(config)
         self.value = build_value(config, self.model)
         self.options = dict(config.run.options)
-        if config.value.guide is not None:
-            self.options["guide"] = resolve(config.value.guide)(self.model, **config.value.guide_options)
+        guide = build_guide(config, self.model)
+        if guide is not None:
+            self.options["guide"] = guide
         self._batches: dict[int, tuple[Sampler, dict]] = {}
 
     def start(self, batch: int, num_samples: int) -> NeedRewards | BatchDone:

@@ -74,4 +74,7 @@ def test_weighted_sum():
 
 
 def test_registry():
-    assert set(R.REWARDS) == {"qed", "sa", "logp", "penalized_logp", "molecular_weight"}
+    from svdd_ray.plugins import BUILTINS, resolve
+
+    for name in ("qed", "sa", "logp", "penalized_logp", "molecular_weight"):
+        assert resolve("reward", name) is getattr(R, name) and name in BUILTINS["reward"]

@@ -72,8 +72,8 @@ def test_svdd_mc_on_molecules_runs_through_the_engine(tmp_path):
             f"model.options={{num_steps: {STEPS}}}",
             "resources.backend=local",
             "value.kind=mc",
-            "value.network=svdd_ray.chem.value_net:SelfiesValueNet",
-            "value.network_options={prior: null, d_model: 16, layers: 1, heads: 2, hidden: 8}",
+            "value.network.target=svdd_ray.chem.value_net:SelfiesValueNet",
+            "value.network.options={prior: null, d_model: 16, layers: 1, heads: 2, hidden: 8}",
             f"value.checkpoint={checkpoint}",
         ],
     )

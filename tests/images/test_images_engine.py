@@ -62,7 +62,7 @@ def check_images(frame: pd.DataFrame, images: list[np.ndarray], n: int = 4) -> N
 def test_committed_digits_configs_resolve(path):
     config = load_config(path)
     engine.check_plugins(config)
-    assert config.model.factory == "digits" and config.resources.backend == "ray"
+    assert config.model.target == "digits" and config.resources.backend == "ray"
     res = config.resources
     cpus = res.denoiser_actors * res.denoiser_num_cpus + sum(c.actors * c.num_cpus for c in config.reward.components)
     assert cpus <= 2  # fits the 2-CPU machine
@@ -87,8 +87,7 @@ def test_dps_from_the_guide_factory_scores_digit_rewards(tmp_path):
         tmp_path / "run",
         "run.method=dps",
         "run.num_candidates=1",
-        "value.guide=svdd_ray.images.rewards:digit_guide",
-        "value.guide_options={target: 3}",
+        "value.guide={target: svdd_ray.images.rewards:digit_guide, options: {target: 3}}",
         "run.options={guidance_scale: 0.3}",
     )
     engine.run(config)
