@@ -101,15 +101,17 @@ def build(kind: str, target: str, options: dict | None = None, *args: Any, key: 
     """Resolve ``target`` and call it with ``*args`` and ``options``; any failure is a ConfigError.
 
     A class is instantiated; a function is called — except a reward function, which is itself
-    the reward, so its options are bound (``functools.partial``) rather than called.
+    the reward, so its options are bound (``functools.partial``) rather than called. Options
+    the target does not take are refused naming the ``options`` key beside ``key``.
     """
     key = key or kind
     obj = resolve(kind, target, key)
     options = dict(options or {})
     if not callable(obj):
         raise ConfigError(f"{key}: {kind} {target!r} is {type(obj).__name__}, not something to call")
-    if kind == "reward" and not inspect.isclass(obj):
-        _check_options(obj, options, kind, target, key)
+    reward_function = kind == "reward" and not inspect.isclass(obj)
+    _check_options(obj, [[]] if reward_function else args, options, kind, target, key)
+    if reward_function:
         return functools.partial(obj, **options) if options else obj
     try:
         return obj(*args, **options)
@@ -119,14 +121,20 @@ def build(kind: str, target: str, options: dict | None = None, *args: Any, key: 
         raise ConfigError(f"{key}: building {kind} {target!r} failed: {_one_line(err)}") from None
 
 
-def _check_options(fn: Any, options: dict, kind: str, target: str, key: str) -> None:
-    """Refuse options a reward function does not take, before it is called on objects."""
+def _check_options(fn: Any, args: Any, options: dict, kind: str, target: str, key: str) -> None:
+    """Refuse options that ``fn`` does not take, before it is called."""
     try:
-        inspect.signature(fn).bind_partial([], **options)
+        signature = inspect.signature(fn)
+    except (TypeError, ValueError):  # no signature (a builtin): let the call decide
+        return
+    try:
+        signature.bind_partial(*args, **options)
     except TypeError as err:
-        raise ConfigError(f"{key}: {kind} {target!r} does not take these options: {err}") from None
-    except ValueError:  # no signature (a builtin): let the call decide
-        pass
+        options_key = key.removesuffix(".target") + ".options" if key.endswith(".target") else f"{key} options"
+        takes = [n for n, p in signature.parameters.items() if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+        raise ConfigError(
+            f"{options_key}: {kind} {target!r} {err} (it takes: {', '.join(takes) or 'nothing'})"
+        ) from None
 
 
 def _one_line(err: BaseException) -> str:

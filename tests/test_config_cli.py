@@ -102,3 +102,65 @@ def test_the_console_script_exits_2_on_a_bad_config(tmp_path):
 
 def test_config_error_is_a_value_error():
     assert issubclass(ConfigError, ValueError)
+
+
+BUILD_ERRORS = [
+    ("model.target=mosess", "model.target: unknown model 'mosess'"),
+    ("model.target=qed", "model.target: 'qed' is a built-in reward, not a model"),
+    ("model.target=svdd_ray.demo:ones", "model.options: model 'svdd_ray.demo:ones' got an unexpected keyword"),
+    (
+        "model={target: 'svdd_ray.demo:SleepyOnes'}",
+        "model.target: 'svdd_ray.demo:SleepyOnes' built a SleepyOnes, not a",
+    ),
+    ("model.options.nosuch=3", "model.options: model 'bitstrings' got an unexpected keyword argument 'nosuch'"),
+    ("model.options.length=-1", "model.target: building model 'bitstrings' failed"),
+    ("model.device=cuda", "model.device: 'cuda' asked for, but this process sees no GPU"),
+    ("model.domain=chemistry", "model.domain: unknown domain 'chemistry'"),
+    ("reward.components.0.options={nosuch: 1}", "reward.components[0].options: reward 'ones' got an unexpected"),
+    ("reward.components=[{target: bitstrings}]", "reward.components[0].target: 'bitstrings' is a built-in model"),
+    ("value={kind: mc, network: nosuchnet, checkpoint: CKPT}", "value.network.target: unknown value network"),
+    ("value={kind: mc, network: bits, checkpoint: CKPT}", "value.checkpoint: CKPT does not load"),
+    ("run={method: dps, num_samples: 4, output_dir: OUT, options: {}}", "config.value.guide: required for method dps"),
+    ("value.guide=digitz", "value.guide.target: unknown guide 'digitz'"),
+    ("model.factory=moses", "config.model.factory: renamed to config.model.target"),
+    ("value.network_options={}", "config.value.network_options: renamed to config.value.network.options"),
+    ("reward.components=[{name: ones}]", "config.reward.components[0].target: required key is missing (the reward to"),
+]
+
+
+@pytest.mark.parametrize("backend", ["local", "ray"])
+@pytest.mark.parametrize("override,message", BUILD_ERRORS, ids=[o for o, _ in BUILD_ERRORS])
+def test_whatever_fails_to_build_is_one_line_exit_2_and_nothing_written(
+    request, tmp_path, capsys, backend, override, message
+):
+    """Model, value network, guide and reward are built (in the denoiser actors too) before the output exists."""
+    if backend == "ray":
+        request.getfixturevalue("ray_session")
+        capsys.readouterr()  # Ray's own start-up lines
+    corrupt = tmp_path / "corrupt.pt"
+    corrupt.write_bytes(b"not a checkpoint")
+    override = override.replace("CKPT", str(corrupt)).replace("OUT", str(tmp_path / "out"))
+    code = main(["run", str(write(tmp_path, GOOD)), override, f"--backend={backend}", "--quiet"])
+    err = capsys.readouterr().err.strip()
+    assert code == 2, err
+    assert len(err.splitlines()) == 1 and message.replace("CKPT", str(corrupt)) in err, err
+    assert not (tmp_path / "out").exists()
+
+
+def test_an_empty_config_file_is_refused(tmp_path, capsys):
+    empty = tmp_path / "empty.yaml"
+    empty.write_text("# nothing here\n")
+    assert main(["run", str(empty), "--quiet"]) == 2
+    assert "empty.yaml: the config file is empty" in capsys.readouterr().err
+
+
+def test_a_directory_holding_only_an_unfinished_attempt_is_reused(tmp_path, capsys):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "_manifest.json").write_text('{"status": "running", "identity": {"from": "an older config"}}')
+    assert main(["run", str(write(tmp_path, GOOD)), "--quiet"]) == 0
+    assert len(pd.read_parquet(out)) == 8
+    finished = (out / "_manifest.json").read_text()
+    assert '"complete"' in finished and '"domain": "bitstrings"' in finished
+    assert main(["run", str(write(tmp_path, GOOD)), "run.seed=5", "--quiet"]) == 2  # a finished run stays protected
+    assert "holds a run with a different config" in capsys.readouterr().err
