@@ -3,20 +3,24 @@
 
     python jobs/train_prior.py --config configs/prior_moses.yaml [--out DIR] [--set KEY=VALUE ...]
 
-The config's ``domain:`` picks the trainer:
+The config's ``domain:`` picks the training-config schema and the trainer:
 
-* ``molecules``: :func:`svdd_ray.chem.train.train_prior` (masked diffusion on MOSES SELFIES);
-* ``digits``: :func:`svdd_ray.images.train.train_prior` (Gaussian diffusion on digit images).
+* ``molecules``: :class:`svdd_ray.chem.train.MolPriorConfig` (masked diffusion on MOSES SELFIES);
+* ``digits``: :class:`svdd_ray.images.train.DigitsPriorConfig` (Gaussian diffusion on digit images).
 
 ``--set train.max_minutes=3`` overrides one (dotted) key; the value is parsed as YAML.
-The output directory is ``--out``, else the config's ``out_dir``.
+The output directory is ``--out``, else the config's ``out_dir``. A bad config (unknown key,
+wrong type, unknown domain) is one line on stderr and exit status 2, before anything is written.
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
+import importlib
 import sys
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -24,19 +28,34 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # run from a checkout without installing
     sys.path.insert(0, str(ROOT))
 
+from svdd_ray.config import apply_override, load_config  # noqa: E402
+from svdd_ray.errors import ConfigError  # noqa: E402
 
-def apply_override(config: dict, assignment: str) -> None:
-    """Set ``a.b.c=value`` (value parsed as YAML) in a nested dict."""
-    if "=" not in assignment:
-        raise SystemExit(f"--set expects KEY=VALUE, got {assignment!r}")
-    key, raw = assignment.split("=", 1)
-    node = config
-    parts = key.strip().split(".")
-    for part in parts[:-1]:
-        node = node.setdefault(part, {})
-        if not isinstance(node, dict):
-            raise SystemExit(f"--set {key}: {part!r} is not a section")
-    node[parts[-1]] = yaml.safe_load(raw)
+#: domain -> (trainer module, its training-config schema); a module is imported only when used.
+DOMAINS = {
+    "molecules": ("svdd_ray.chem.train", "MolPriorConfig"),
+    "digits": ("svdd_ray.images.train", "DigitsPriorConfig"),
+}
+
+
+def _trainer(path: str, overrides: list[str]) -> tuple[Any, type]:
+    """The trainer module and schema of the config's ``domain`` (after ``overrides``)."""
+    try:
+        raw = yaml.safe_load(Path(path).read_text())
+    except (OSError, yaml.YAMLError):
+        raw = None
+    if not isinstance(raw, dict):
+        load_config(path, overrides)  # raises the one-line error for a missing, empty or malformed file
+        raise ConfigError(f"{path}: expected a mapping at the top level")
+    data = copy.deepcopy(raw)
+    for override in overrides:
+        apply_override(data, override)
+    domain = data.get("domain")
+    if domain not in DOMAINS:
+        raise ConfigError(f"config.domain: unknown domain {domain!r} (one of {', '.join(sorted(DOMAINS))})")
+    module_name, schema = DOMAINS[domain]
+    module = importlib.import_module(module_name)
+    return module, getattr(module, schema)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -51,23 +70,16 @@ def main(argv: list[str] | None = None) -> int:
         help="override a config key, e.g. train.max_minutes=3 (repeatable)",
     )
     args = parser.parse_args(argv)
-
-    config = yaml.safe_load(Path(args.config).read_text()) or {}
-    for assignment in args.set:
-        apply_override(config, assignment)
-    out_dir = args.out or config.get("out_dir")
-    if not out_dir:
-        raise SystemExit("no output directory: pass --out or set out_dir in the config")
-    config["out_dir"] = str(out_dir)
-
-    domain = config.get("domain")
-    if domain == "molecules":
-        from svdd_ray.chem.train import train_prior
-    elif domain == "digits":
-        from svdd_ray.images.train import train_prior
-    else:
-        raise SystemExit(f"{args.config}: unknown domain {domain!r} (expected 'molecules' or 'digits')")
-    train_prior(config, out_dir)
+    try:
+        trainer, schema = _trainer(args.config, args.set)
+        config = load_config(args.config, args.set, schema=schema)
+        config.out_dir = str(args.out or config.out_dir or "")
+        if not config.out_dir:
+            raise ConfigError("config.out_dir: no output directory (pass --out or set out_dir in the config)")
+        trainer.train_prior(config, config.out_dir)
+    except ConfigError as err:
+        print(f"train_prior: error: {err}", file=sys.stderr)
+        return 2
     return 0
 
 

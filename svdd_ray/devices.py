@@ -14,4 +14,7 @@ def pick_device(requested: str | torch.device, key: str = "device") -> torch.dev
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name.startswith("cuda") and not torch.cuda.is_available():
         raise ConfigError(f"{key}: {name!r} asked for, but this process sees no GPU")
-    return torch.device(name)
+    try:
+        return torch.device(name)
+    except RuntimeError:
+        raise ConfigError(f"{key}: {name!r} is not a device ('auto', 'cpu', 'cuda' or 'cuda:N')") from None

@@ -12,10 +12,10 @@ from svdd_ray.models import GaussianDiffusion
 WEIGHTS, MEANS, STDS = [0.3, 0.7], [-2.0, 2.0], [0.5, 0.5]
 
 
-def mixture_model(sampler="ddpm", schedule="linear", num_steps=100, eta=None):
+def mixture_model(scheduler="ddpm", schedule="linear", num_steps=100, eta=None):
     net = MixtureEpsNet(WEIGHTS, MEANS, STDS, schedule=schedule)
     return GaussianDiffusion(
-        net, (1,), num_train_steps=1000, num_steps=num_steps, schedule=schedule, sampler=sampler, eta=eta
+        net, (1,), num_train_steps=1000, num_steps=num_steps, schedule=schedule, scheduler=scheduler, eta=eta
     ), net
 
 
@@ -43,9 +43,10 @@ def test_predict_x0_is_the_analytic_posterior_mean(schedule):
     assert torch.equal(model.predict_x0(x, 0), x)
 
 
-@pytest.mark.parametrize("sampler,eta", [("ddpm", None), ("ddim", 0.5)])
-def test_pretrained_sampling_matches_the_mixture(sampler, eta):
-    model, net = mixture_model(sampler=sampler, eta=eta)
+@pytest.mark.parametrize("scheduler,eta", [("ddpm", None), ("ddim", 0.5)])
+def test_pretrained_sampling_matches_the_mixture(scheduler, eta):
+    model, net = mixture_model(scheduler=scheduler, eta=eta)
+    assert model.scheduler == scheduler
     out = svdd_ray.sample(
         model, svdd_ray.pm_value(model, identity_reward), method="pretrained", num_samples=20_000, seed=0
     )
@@ -60,7 +61,7 @@ def test_svdd_moves_mass_towards_the_reward():
     pre = svdd_ray.sample(model, value, method="pretrained", num_samples=2000, seed=1)
     guided = svdd_ray.sample(model, value, method="svdd", num_samples=2000, num_candidates=8, seed=1)
     assert float((guided.x0 > 0).double().mean()) > 0.95 > float((pre.x0 > 0).double().mean())
-    assert guided.values.mean() > pre.values.mean() + 1.0
+    assert guided.rewards.mean() > pre.rewards.mean() + 1.0
 
 
 def test_gaussian_dps_follows_the_gradient_of_a_differentiable_value():
@@ -95,9 +96,9 @@ def test_training_loss_is_small_for_the_exact_network():
 @pytest.mark.parametrize(
     "kwargs,match",
     [
-        (dict(sampler="ddim", eta=0.0), "eta"),
-        (dict(sampler="ddpm", eta=0.3), "eta"),
-        (dict(sampler="euler"), "sampler"),
+        (dict(scheduler="ddim", eta=0.0), "eta"),
+        (dict(scheduler="ddpm", eta=0.3), "eta"),
+        (dict(scheduler="euler"), "scheduler"),
         (dict(schedule="quadratic"), "schedule"),
         (dict(num_steps=0), "num_steps"),
     ],
@@ -106,6 +107,14 @@ def test_bad_configuration_is_rejected(kwargs, match):
     net = MixtureEpsNet(WEIGHTS, MEANS, STDS)
     with pytest.raises(ValueError, match=match):
         GaussianDiffusion(net, (1,), **kwargs)
+
+
+def test_the_old_sampler_keyword_names_its_new_name():
+    net = MixtureEpsNet(WEIGHTS, MEANS, STDS)
+    with pytest.raises(TypeError, match=r"^GaussianDiffusion: 'sampler' was renamed to 'scheduler'$"):
+        GaussianDiffusion(net, (1,), sampler="ddim")
+    with pytest.raises(TypeError, match="unexpected keyword argument 'steps'"):
+        GaussianDiffusion(net, (1,), steps=3)
 
 
 def test_final_step_returns_the_denoised_prediction():

@@ -7,7 +7,8 @@ Submodules (imported lazily, so ``import svdd_ray.chem`` is cheap):
 * :mod:`~svdd_ray.chem.rewards`: ``qed``, ``sa``, ``logp``, ``penalized_logp``, ... (SMILES -> float, NaN if invalid).
 * :mod:`~svdd_ray.chem.docking`: ``DockingReward`` (AutoDock Vina on dockstring targets).
 * :mod:`~svdd_ray.chem.network`: ``SequenceTransformer`` (the prior's network).
-* :mod:`~svdd_ray.chem.train`: ``train_prior``, ``load_prior``.
+* :mod:`~svdd_ray.chem.train`: ``MolPriorConfig``, ``train_prior``, ``load_prior``.
+* :mod:`~svdd_ray.chem.model_card`: evaluate a trained prior and write ``MODEL_CARD.md``.
 * :mod:`~svdd_ray.chem.metrics`: validity, uniqueness, novelty, diversity, property distances.
 
 Needs the ``chem`` extra: rdkit, selfies, scipy, and for docking vina, meeko, gemmi;
@@ -25,6 +26,7 @@ _EXPORTS = {
     "DockingReward": "docking",
     "list_targets": "docking",
     "SequenceTransformer": "network",
+    "MolPriorConfig": "train",
     "train_prior": "train",
     "load_prior": "train",
     "evaluate": "metrics",
@@ -37,7 +39,7 @@ _EXPORTS = {
     "ring_penalty": "rewards",
     "size_penalty": "rewards",
     "weighted_sum": "rewards",
-    "REWARDS": "rewards",
+    "molecule_key": "rewards",
 }
 
 __all__ = sorted(_EXPORTS)

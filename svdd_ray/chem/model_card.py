@@ -63,6 +63,7 @@ def _fmt(value: float, digits: int = 3) -> str:
 def write_model_card(
     ckpt_dir: Path, config: dict, log: dict, metrics: dict, examples: list[str], sampling: str, num_samples: int
 ) -> Path:
+    """Write ``MODEL_CARD.md`` into ``ckpt_dir``; ``config`` is the saved config (``model.train_config``)."""
     resolved = config.get("resolved", {})
     rows = [
         ("validity", "fraction of samples that decode to a molecule"),

@@ -1,13 +1,13 @@
 """Train the masked-diffusion prior on MOSES SELFIES (``domain: molecules``).
 
-Entry point: :func:`train_prior(config, out_dir)`, called by
+Entry point: :func:`train_prior(config, out_dir)` with a :class:`MolPriorConfig`, called by
 ``jobs/train_prior.py``. Writes into ``out_dir``:
 
 * ``prior.pt``: ``MaskedDiffusion.state_dict()`` (EMA weights if enabled),
   loadable with ``torch.load(path, weights_only=True)``;
 * ``vocab.json``: the SELFIES vocabulary (:class:`~svdd_ray.chem.tokens.SelfiesVocab`);
-* ``config.yaml``: the resolved configuration (defaults filled in, vocabulary size,
-  sequence length, device);
+* ``config.yaml``: the validated configuration plus ``resolved`` facts (vocabulary size,
+  sequence length, device, ...);
 * ``train_log.json``: steps, wall time, loss curve, validation loss and sample checks.
 
 Use :func:`load_prior` to get the model back (``model.vocab``, ``model.train_config`` attached).
@@ -16,10 +16,13 @@ Use :func:`load_prior` to get the model back (``model.vocab``, ``model.train_con
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import math
+import os
 import platform
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -29,71 +32,94 @@ import yaml
 
 from svdd_ray.chem.network import SequenceTransformer
 from svdd_ray.chem.tokens import SelfiesVocab, encoded_moses
+from svdd_ray.config import from_dict
+from svdd_ray.devices import pick_device
+from svdd_ray.errors import ConfigError
 
-__all__ = ["DEFAULTS", "resolve_config", "build_model", "train_prior", "load_prior", "default_checkpoint_dir"]
-
-DEFAULTS: dict[str, Any] = {
-    "domain": "molecules",
-    "seed": 0,
-    "data": {"dataset": "moses", "limit": None, "val_size": 2000},
-    "network": {"d_model": 96, "layers": 4, "heads": 4, "ff_mult": 4, "dropout": 0.0},
-    "diffusion": {"num_steps": 50},
-    "train": {
-        "batch_size": 128,
-        "lr": 1.0e-3,
-        "min_lr_ratio": 0.05,
-        "weight_decay": 0.0,
-        "warmup_steps": 200,
-        "max_steps": 100_000,
-        "max_minutes": 60.0,
-        "grad_clip": 1.0,
-        "ema_decay": 0.995,
-        "log_every": 50,
-        "eval_every": 500,
-        "sample_every": 1000,
-        "sample_size": 64,
-        "num_threads": 1,
-        "device": "auto",
-    },
-}
+__all__ = ["MolPriorConfig", "build_model", "train_prior", "load_prior", "default_checkpoint_dir"]
 
 
-def _merge(base: dict, override: dict) -> dict:
-    out = copy.deepcopy(base)
-    for key, value in (override or {}).items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = _merge(out[key], value)
-        else:
-            out[key] = copy.deepcopy(value)
-    return out
+@dataclass
+class MolDataConfig:
+    """The MOSES train split (``limit``: first N molecules; ``val_size`` held out)."""
+
+    dataset: str = "moses"
+    limit: int | None = None
+    val_size: int = 2000
+
+    def check(self, path: str) -> None:
+        if self.dataset != "moses":
+            raise ConfigError(f"{path}.dataset: unknown molecule dataset {self.dataset!r} (only 'moses')")
 
 
-def resolve_config(config: dict) -> dict:
-    """``config`` with the defaults of :data:`DEFAULTS` filled in."""
-    resolved = _merge(DEFAULTS, config or {})
-    if resolved.get("domain") != "molecules":
-        raise ValueError(f"svdd_ray.chem.train handles domain 'molecules', not {resolved.get('domain')!r}")
-    if resolved["data"].get("dataset") != "moses":
-        raise ValueError(f"unknown molecule dataset {resolved['data'].get('dataset')!r} (only 'moses')")
-    return resolved
+@dataclass
+class MolNetworkConfig:
+    """:class:`~svdd_ray.chem.network.SequenceTransformer` size."""
+
+    d_model: int = 96
+    layers: int = 4
+    heads: int = 4
+    ff_mult: int = 4
+    dropout: float = 0.0
 
 
-def build_model(config: dict, vocab: SelfiesVocab):
-    """The (untrained) ``MaskedDiffusion`` described by a resolved config."""
+@dataclass
+class MolDiffusionConfig:
+    """Reverse steps used when sampling."""
+
+    num_steps: int = 50
+
+
+@dataclass
+class MolTrainConfig:
+    """Optimiser, schedule, budget and logging."""
+
+    batch_size: int = 128
+    lr: float = 1.0e-3
+    min_lr_ratio: float = 0.05
+    weight_decay: float = 0.0
+    warmup_steps: int = 200
+    max_steps: int = 100_000
+    max_minutes: float = 60.0
+    grad_clip: float = 1.0
+    ema_decay: float = 0.995
+    log_every: int = 50
+    eval_every: int = 500
+    sample_every: int = 1000
+    sample_size: int = 64
+    num_threads: int = 1
+    device: str = "auto"
+
+
+@dataclass
+class MolPriorConfig:
+    """A training run of the MOSES prior (``domain: molecules``)."""
+
+    domain: str = "molecules"
+    seed: int = 0
+    out_dir: str | None = None
+    data: MolDataConfig = field(default_factory=MolDataConfig)
+    network: MolNetworkConfig = field(default_factory=MolNetworkConfig)
+    diffusion: MolDiffusionConfig = field(default_factory=MolDiffusionConfig)
+    train: MolTrainConfig = field(default_factory=MolTrainConfig)
+
+    def check(self, path: str) -> None:
+        if self.domain != "molecules":
+            raise ConfigError(f"{path}.domain: svdd_ray.chem.train trains domain 'molecules', not {self.domain!r}")
+
+
+def as_config(config: MolPriorConfig | dict | None) -> MolPriorConfig:
+    """``config`` itself, or a mapping validated into :class:`MolPriorConfig` (defaults filled in)."""
+    return config if isinstance(config, MolPriorConfig) else from_dict(MolPriorConfig, config or {}, "config")
+
+
+def build_model(config: MolPriorConfig, vocab: SelfiesVocab):
+    """The (untrained) ``MaskedDiffusion`` described by ``config``."""
     from svdd_ray.models import MaskedDiffusion
 
-    net_cfg = config["network"]
-    network = SequenceTransformer(
-        vocab.size,
-        vocab.seq_len,
-        d_model=int(net_cfg["d_model"]),
-        layers=int(net_cfg["layers"]),
-        heads=int(net_cfg["heads"]),
-        ff_mult=int(net_cfg["ff_mult"]),
-        dropout=float(net_cfg["dropout"]),
-    )
+    network = SequenceTransformer(vocab.size, vocab.seq_len, **dataclasses.asdict(config.network))
     return MaskedDiffusion(
-        network, vocab.size, vocab.seq_len, num_steps=int(config["diffusion"]["num_steps"]), decoder=vocab.decode
+        network, vocab.size, vocab.seq_len, num_steps=config.diffusion.num_steps, decoder=vocab.decode
     )
 
 
@@ -102,42 +128,34 @@ def default_checkpoint_dir() -> Path:
     return Path(__file__).resolve().parents[2] / "checkpoints" / "moses"
 
 
-def load_prior(
-    checkpoint_dir: str | Path | None = None, device: str | torch.device = "cpu", num_steps: int | None = None
-):
+def load_prior(checkpoint_dir: str | os.PathLike | None = None, device: str = "cpu", **overrides: Any):
     """The trained MOSES prior as a ready ``MaskedDiffusion`` in eval mode (no gradients).
 
-    ``checkpoint_dir`` defaults to the committed ``checkpoints/moses``; ``num_steps``
-    overrides the number of reverse steps used for sampling. The vocabulary and the
-    resolved training config ride along as ``model.vocab`` and ``model.train_config``
-    (``model.decode`` turns token ids into canonical SMILES).
+    ``checkpoint_dir`` defaults to the committed ``checkpoints/moses``; ``overrides`` replace
+    ``diffusion`` entries of the saved config (``num_steps=100``). The vocabulary and the saved
+    config (a dict, with its ``resolved`` facts) ride along as ``model.vocab`` and
+    ``model.train_config`` (``model.decode`` turns token ids into canonical SMILES).
     """
     ckpt_dir = Path(checkpoint_dir) if checkpoint_dir is not None else default_checkpoint_dir()
     for name in ("prior.pt", "vocab.json", "config.yaml"):
         if not (ckpt_dir / name).is_file():
             raise FileNotFoundError(f"{ckpt_dir / name} is missing (train with jobs/train_prior.py)")
     vocab = SelfiesVocab.load(ckpt_dir / "vocab.json")
-    config = yaml.safe_load((ckpt_dir / "config.yaml").read_text())
-    if num_steps is not None:
-        config = copy.deepcopy(config)
-        config["diffusion"]["num_steps"] = int(num_steps)
+    saved = yaml.safe_load((ckpt_dir / "config.yaml").read_text())
+    resolved = saved.pop("resolved", {})
+    config = from_dict(MolPriorConfig, saved, "config")
+    if overrides:  # errors name this function's keywords: load_prior.num_stepz: unknown key
+        diffusion = from_dict(MolDiffusionConfig, {**dataclasses.asdict(config.diffusion), **overrides}, "load_prior")
+        config = dataclasses.replace(config, diffusion=diffusion)
     model = build_model(config, vocab)
     state = torch.load(ckpt_dir / "prior.pt", map_location="cpu", weights_only=True)
     if not any(key.startswith("network.") for key in state):  # a bare network state_dict
         state = {f"network.{key}": value for key, value in state.items()}
     model.load_state_dict(state)
-    model = model.to(device).eval()
-    for p in model.parameters():
-        p.requires_grad_(False)
+    model = model.to(pick_device(device)).eval().requires_grad_(False)
     model.vocab = vocab
-    model.train_config = config
+    model.train_config = {**dataclasses.asdict(config), "resolved": resolved}
     return model
-
-
-def _device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
 
 
 def _lr_factor(step: int, progress: float, warmup: int, min_ratio: float) -> float:
@@ -168,16 +186,16 @@ def _sample_check(model, n: int, seed: int) -> dict:
     return {"validity": len(valid) / n, "uniqueness": len(set(valid)) / max(len(valid), 1), "examples": valid[:5]}
 
 
-def train_prior(config: dict, out_dir: str | Path) -> dict:
-    """Train the MOSES prior described by ``config``; returns the training log dict."""
-    cfg = resolve_config(config)
-    tcfg = cfg["train"]
+def train_prior(config: MolPriorConfig | dict | None, out_dir: str | os.PathLike) -> dict:
+    """Train the MOSES prior described by ``config`` (a mapping is validated); returns the training log."""
+    cfg = as_config(config)
+    tcfg = cfg.train
+    device = pick_device(tcfg.device, key="config.train.device")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    if int(tcfg["num_threads"]) > 0:
-        torch.set_num_threads(int(tcfg["num_threads"]))
-    device = _device(str(tcfg["device"]))
-    seed = int(cfg["seed"])
+    if tcfg.num_threads > 0:
+        torch.set_num_threads(tcfg.num_threads)
+    seed = cfg.seed
     torch.manual_seed(seed)
 
     def say(msg: str) -> None:
@@ -185,17 +203,18 @@ def train_prior(config: dict, out_dir: str | Path) -> dict:
 
     t_data = time.time()
     say("encoding MOSES train set to SELFIES (cached after the first run) ...")
-    vocab, ids = encoded_moses("train", limit=cfg["data"]["limit"], progress=lambda d, n: say(f"  encoded {d}/{n}"))
+    vocab, ids = encoded_moses("train", limit=cfg.data.limit, progress=lambda d, n: say(f"  encoded {d}/{n}"))
     say(f"{len(ids)} molecules, {vocab} ({time.time() - t_data:.1f} s)")
     rng = np.random.default_rng(seed)
     order = rng.permutation(len(ids))
-    val_size = min(int(cfg["data"]["val_size"]), len(ids) // 10)
+    val_size = min(cfg.data.val_size, len(ids) // 10)
     val = torch.from_numpy(ids[order[:val_size]].astype(np.int64)).to(device)
     train_ids = torch.from_numpy(ids[order[val_size:]])  # uint8 on CPU; batches move to device
 
     model = build_model(cfg, vocab).to(device)
     n_params = sum(p.numel() for p in model.parameters())
-    cfg["resolved"] = {
+    saved = dataclasses.asdict(cfg)
+    saved["resolved"] = {
         "vocab_size": vocab.size,
         "seq_len": vocab.seq_len,
         "mask_id": vocab.mask_id,
@@ -207,20 +226,20 @@ def train_prior(config: dict, out_dir: str | Path) -> dict:
         "python": platform.python_version(),
     }
     vocab.save(out_dir / "vocab.json")
-    (out_dir / "config.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
+    (out_dir / "config.yaml").write_text(yaml.safe_dump(saved, sort_keys=False))
     say(f"model: {n_params} parameters on {device}")
 
     ema = None
-    if float(tcfg["ema_decay"]) > 0:
+    if tcfg.ema_decay > 0:
         ema = copy.deepcopy(model).eval()
         for p in ema.parameters():
             p.requires_grad_(False)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=float(tcfg["lr"]), weight_decay=float(tcfg["weight_decay"]))
+    optimizer = torch.optim.AdamW(model.parameters(), lr=tcfg.lr, weight_decay=tcfg.weight_decay)
     generator = torch.Generator(device=device).manual_seed(seed + 1)
-    batch_size, max_steps = int(tcfg["batch_size"]), int(tcfg["max_steps"])
-    max_seconds = float(tcfg["max_minutes"]) * 60.0
+    batch_size, max_steps = tcfg.batch_size, tcfg.max_steps
+    max_seconds = tcfg.max_minutes * 60.0
     log: dict[str, Any] = {
-        "config": cfg,
+        "config": saved,
         "loss_curve": [],
         "val_curve": [],
         "samples": [],
@@ -241,7 +260,7 @@ def train_prior(config: dict, out_dir: str | Path) -> dict:
         progress = max(step / max_steps, elapsed / max_seconds if max_seconds > 0 else 0.0)
         if progress >= 1.0:
             break
-        lr = float(tcfg["lr"]) * _lr_factor(step, progress, int(tcfg["warmup_steps"]), float(tcfg["min_lr_ratio"]))
+        lr = tcfg.lr * _lr_factor(step, progress, tcfg.warmup_steps, tcfg.min_lr_ratio)
         for group in optimizer.param_groups:
             group["lr"] = lr
         if cursor + batch_size > len(train_ids):
@@ -253,30 +272,30 @@ def train_prior(config: dict, out_dir: str | Path) -> dict:
         loss = model.loss(batch, generator=generator)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        if float(tcfg["grad_clip"]) > 0:
-            torch.nn.utils.clip_grad_norm_(model.parameters(), float(tcfg["grad_clip"]))
+        if tcfg.grad_clip > 0:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), tcfg.grad_clip)
         optimizer.step()
         if ema is not None:
-            decay = min(float(tcfg["ema_decay"]), (1 + step) / (10 + step))
+            decay = min(tcfg.ema_decay, (1 + step) / (10 + step))
             with torch.no_grad():
                 for pe, pm in zip(ema.parameters(), model.parameters()):
                     pe.lerp_(pm, 1.0 - decay)
         step += 1
         running += float(loss.detach())
         running_n += 1
-        if step % int(tcfg["log_every"]) == 0:
+        if step % tcfg.log_every == 0:
             entry = {"step": step, "seconds": round(time.time() - start, 1), "loss": running / running_n, "lr": lr}
             log["loss_curve"].append(entry)
             say(f"step {step} loss {entry['loss']:.4f} lr {lr:.2e} ({entry['seconds']:.0f} s)")
             running, running_n = 0.0, 0
-        if step % int(tcfg["eval_every"]) == 0:
+        if step % tcfg.eval_every == 0:
             eval_model = ema if ema is not None else model
             vl = _validation_loss(eval_model.eval(), val, 500, seed)
             log["val_curve"].append({"step": step, "seconds": round(time.time() - start, 1), "val_loss": vl})
             say(f"step {step} val_loss {vl:.4f}")
             save()
-        if int(tcfg["sample_every"]) > 0 and step % int(tcfg["sample_every"]) == 0:
-            check = _sample_check(ema if ema is not None else model, int(tcfg["sample_size"]), seed)
+        if tcfg.sample_every > 0 and step % tcfg.sample_every == 0:
+            check = _sample_check(ema if ema is not None else model, tcfg.sample_size, seed)
             check["step"] = step
             log["samples"].append(check)
             say(
@@ -290,7 +309,7 @@ def train_prior(config: dict, out_dir: str | Path) -> dict:
     else:
         vl = _validation_loss(eval_model.eval(), val, 500, seed)
         log["val_curve"].append({"step": step, "seconds": round(time.time() - start, 1), "val_loss": vl})
-    check = _sample_check(eval_model, int(tcfg["sample_size"]), seed)
+    check = _sample_check(eval_model, tcfg.sample_size, seed)
     check["step"] = step
     log["samples"].append(check)
     save(final=True)

@@ -9,38 +9,50 @@ Needs the ``images`` extra (scikit-learn, Pillow; diffusers only for
     model = load_prior()                       # GaussianDiffusion, decode -> uint8 8x8 arrays
     reward = DigitReward(target=3)             # log p(3 | image)
     result = sample(model, pm_value(model, reward), method="svdd", num_samples=16, num_candidates=8)
+
+Submodules (imported lazily, so ``import svdd_ray.images`` is cheap):
+
+* :mod:`~svdd_ray.images.data`: the scikit-learn digits as tensors (``load_digits_split``).
+* :mod:`~svdd_ray.images.network`: ``DigitsUNet`` (the prior's network).
+* :mod:`~svdd_ray.images.train`: ``DigitsPriorConfig``, ``train_prior``, ``load_prior``.
+* :mod:`~svdd_ray.images.model_card`: ``evaluate_prior`` (samples, metrics, ``MODEL_CARD.md``).
+* :mod:`~svdd_ray.images.rewards`: ``DigitReward``, ``compressibility``, ``jpeg_size``.
+* :mod:`~svdd_ray.images.metrics`: Frechet distance and sample quality against held-out digits.
+* :mod:`~svdd_ray.images.classifier`: ``DigitClassifier`` (reward model and feature extractor).
 """
 
-from svdd_ray.images.classifier import DigitClassifier, load_classifier, train_classifier
-from svdd_ray.images.data import (
-    DigitsSplit,
-    from_uint8_images,
-    load_digits_split,
-    load_digits_tensors,
-    to_uint8_images,
-)
-from svdd_ray.images.metrics import frechet_distance, sample_quality
-from svdd_ray.images.network import DigitsUNet
-from svdd_ray.images.rewards import DigitGuide, DigitReward, compressibility, jpeg_size
-from svdd_ray.images.train import build_model, load_prior, train_prior
+from __future__ import annotations
 
-__all__ = [
-    "DigitClassifier",
-    "DigitGuide",
-    "DigitReward",
-    "DigitsSplit",
-    "DigitsUNet",
-    "build_model",
-    "compressibility",
-    "frechet_distance",
-    "from_uint8_images",
-    "jpeg_size",
-    "load_classifier",
-    "load_digits_split",
-    "load_digits_tensors",
-    "load_prior",
-    "sample_quality",
-    "to_uint8_images",
-    "train_classifier",
-    "train_prior",
-]
+import importlib
+
+_EXPORTS = {
+    "DigitClassifier": "classifier",
+    "load_classifier": "classifier",
+    "train_classifier": "classifier",
+    "DigitsSplit": "data",
+    "from_uint8_images": "data",
+    "load_digits_split": "data",
+    "load_digits_tensors": "data",
+    "to_uint8_images": "data",
+    "frechet_distance": "metrics",
+    "sample_quality": "metrics",
+    "evaluate_prior": "model_card",
+    "DigitsUNet": "network",
+    "DigitGuide": "rewards",
+    "DigitReward": "rewards",
+    "compressibility": "rewards",
+    "jpeg_size": "rewards",
+    "DigitsPriorConfig": "train",
+    "build_model": "train",
+    "load_prior": "train",
+    "train_prior": "train",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        module = importlib.import_module(f"svdd_ray.images.{_EXPORTS[name]}")
+        return getattr(module, name)
+    raise AttributeError(f"module 'svdd_ray.images' has no attribute {name!r}")

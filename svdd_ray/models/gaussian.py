@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -31,9 +32,10 @@ class GaussianDiffusion(nn.Module):
     """Wrap an epsilon-prediction network ``net(x, timestep) -> eps`` as a diffusion model.
 
     ``timestep`` is the training timestep (``0..num_train_steps-1``) as a float per row.
-    Sampling runs ``num_steps`` evenly spaced timesteps. ``sampler="ddpm"`` is ancestral
-    sampling with the posterior variance; ``"ddim"`` uses ``eta`` in (0, 1] (eta > 0 keeps
-    proposals random, which value-guided decoding needs).
+    Sampling runs ``num_steps`` evenly spaced timesteps. The ``scheduler`` (diffusers' word for
+    the sampling kernel) is ``"ddpm"``, ancestral sampling with the posterior variance, or
+    ``"ddim"`` with ``eta`` in (0, 1] (eta > 0 keeps proposals random, which value-guided
+    decoding needs).
     """
 
     def __init__(
@@ -43,29 +45,34 @@ class GaussianDiffusion(nn.Module):
         num_train_steps: int = 1000,
         num_steps: int = 50,
         schedule: str = "linear",
-        sampler: str = "ddpm",
+        scheduler: str = "ddpm",
         eta: float | None = None,
         clip_x0: float | None = None,
         decoder: Callable[[Tensor], list] | None = None,
+        **unknown: Any,
     ) -> None:
         super().__init__()
+        if "sampler" in unknown:
+            raise TypeError("GaussianDiffusion: 'sampler' was renamed to 'scheduler'")
+        if unknown:
+            raise TypeError(f"GaussianDiffusion: unexpected keyword argument {next(iter(unknown))!r}")
         if not 1 <= num_steps <= num_train_steps:
             raise ValueError(f"num_steps must be in [1, num_train_steps={num_train_steps}], got {num_steps}")
-        if sampler == "ddpm":
+        if scheduler == "ddpm":
             if eta not in (None, 1.0):
-                raise ValueError("eta applies to sampler='ddim' only (ddpm is eta = 1)")
+                raise ValueError("eta applies to scheduler='ddim' only (ddpm is eta = 1)")
             eta = 1.0
-        elif sampler == "ddim":
+        elif scheduler == "ddim":
             eta = 0.5 if eta is None else float(eta)
             if not 0.0 < eta <= 1.0:
                 raise ValueError(f"ddim needs eta in (0, 1] so proposals stay random, got {eta}")
         else:
-            raise ValueError(f"sampler must be 'ddpm' or 'ddim', got {sampler!r}")
+            raise ValueError(f"scheduler must be 'ddpm' or 'ddim', got {scheduler!r}")
         self.network = network
         self.shape = tuple(shape)
         self.num_train_steps = num_train_steps
         self.num_steps = num_steps
-        self.sampler = sampler
+        self.scheduler = scheduler
         self.eta = eta
         self.clip_x0 = clip_x0
         self.decoder = decoder

@@ -1,7 +1,6 @@
 import importlib.util
 import json
 import math
-import sys
 from pathlib import Path
 
 import pytest
@@ -69,14 +68,18 @@ def test_tiny_training_run_writes_loadable_checkpoint(tmp_path):
 
 
 def test_config_validation():
-    from svdd_ray.chem.train import resolve_config
+    from svdd_ray.chem.train import MolPriorConfig, as_config
+    from svdd_ray.errors import ConfigError
 
-    with pytest.raises(ValueError, match="molecules"):
-        resolve_config({"domain": "digits"})
-    with pytest.raises(ValueError, match="dataset"):
-        resolve_config({"data": {"dataset": "zinc"}})
-    cfg = resolve_config({"train": {"lr": 5e-4}})
-    assert cfg["train"]["lr"] == 5e-4 and cfg["train"]["batch_size"] == 128
+    with pytest.raises(ConfigError, match=r"^config\.domain: .*'molecules', not 'digits'$"):
+        as_config({"domain": "digits"})
+    with pytest.raises(ConfigError, match=r"^config\.data\.dataset: unknown molecule dataset 'zinc'"):
+        as_config({"data": {"dataset": "zinc"}})
+    with pytest.raises(ConfigError, match=r"^config\.train\.lrr: unknown key"):
+        as_config({"train": {"lrr": 5e-4}})
+    cfg = as_config({"train": {"lr": 5e-4}})
+    assert cfg.train.lr == 5e-4 and cfg.train.batch_size == 128  # defaults filled in
+    assert as_config(cfg) is cfg and as_config(None) == MolPriorConfig()
 
 
 def test_load_prior_missing_files(tmp_path):
@@ -87,10 +90,30 @@ def test_load_prior_missing_files(tmp_path):
 
 
 def test_shipped_config_resolves():
-    from svdd_ray.chem.train import resolve_config
+    import dataclasses
 
-    cfg = resolve_config(yaml.safe_load((ROOT / "configs" / "prior_moses.yaml").read_text()))
-    assert cfg["domain"] == "molecules" and cfg["train"]["max_minutes"] == 60
+    from svdd_ray.chem.train import MolPriorConfig
+    from svdd_ray.config import load_config
+
+    cfg = load_config(ROOT / "configs" / "prior_moses.yaml", schema=MolPriorConfig)
+    assert cfg.domain == "molecules" and cfg.train.max_minutes == 60 and cfg.out_dir == "checkpoints/moses"
+    assert dataclasses.replace(cfg, out_dir=None) == MolPriorConfig()  # the yaml spells out the defaults
+    gpu = load_config(ROOT / "configs" / "prior_moses_gpu.yaml", schema=MolPriorConfig)
+    assert gpu.train.device == "cuda" and gpu.network == cfg.network
+
+
+def test_committed_prior_loads_with_the_aligned_signature():
+    from svdd_ray.chem.train import default_checkpoint_dir, load_prior
+
+    if not (default_checkpoint_dir() / "prior.pt").is_file():
+        pytest.skip("no committed MOSES prior")
+    model = load_prior(None, "cpu", num_steps=5)
+    assert model.num_steps == 5 and model.train_config["diffusion"]["num_steps"] == 5
+    assert model.train_config["resolved"]["vocab_size"] == model.vocab.size
+    from svdd_ray.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"^load_prior\.steps: unknown key \(known: num_steps\)$"):
+        load_prior(steps=5)
 
 
 @pytest.mark.moses
@@ -115,27 +138,30 @@ def test_job_dispatches_on_domain(tmp_path, monkeypatch):
     )
     assert json.loads((tmp_path / "o" / "train_log.json").read_text())["steps"] == 2
 
+    import svdd_ray.images.train as digits_train
+
     calls = []
-    fake = type(sys)("svdd_ray.images.train")
-    fake.train_prior = lambda config, out_dir: calls.append((config["domain"], out_dir))
-    monkeypatch.setitem(sys.modules, "svdd_ray.images.train", fake)
+    monkeypatch.setattr(digits_train, "train_prior", lambda config, out_dir: calls.append((config, out_dir)))
     cfg_path.write_text(yaml.safe_dump({"domain": "digits", "out_dir": str(tmp_path / "d")}))
-    job.main(["--config", str(cfg_path)])
-    assert calls == [("digits", str(tmp_path / "d"))]
-
-    cfg_path.write_text(yaml.safe_dump({"domain": "proteins", "out_dir": "x"}))
-    with pytest.raises(SystemExit, match="unknown domain"):
-        job.main(["--config", str(cfg_path)])
+    assert job.main(["--config", str(cfg_path), "--set", "train.max_steps=3"]) == 0
+    [(config, out_dir)] = calls
+    assert isinstance(config, digits_train.DigitsPriorConfig) and out_dir == str(tmp_path / "d")
+    assert config.train.max_steps == 3 and config.out_dir == out_dir
 
 
-def test_override_parsing():
+def test_job_overrides_are_validated(tmp_path, capsys):
     job = load_job()
-    cfg = {"train": {"lr": 1}}
-    job.apply_override(cfg, "train.lr=0.5")
-    job.apply_override(cfg, "data.limit=null")
-    assert cfg == {"train": {"lr": 0.5}, "data": {"limit": None}}
-    with pytest.raises(SystemExit):
-        job.apply_override(cfg, "novalue")
+    cfg_path = tmp_path / "c.yaml"
+    cfg_path.write_text(yaml.safe_dump(TINY))
+    for override, message in [
+        ("train.lr=fast", "config.train.lr: expected float, got 'fast'"),
+        ("data.limitt=5", "config.data.limitt: unknown key"),
+        ("novalue", "override 'novalue': expected key=value"),
+    ]:
+        assert job.main(["--config", str(cfg_path), "--out", str(tmp_path / "o"), "--set", override]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith(f"train_prior: error: {message}") and err.count("\n") == 1, err
+    assert not (tmp_path / "o").exists()
 
 
 @pytest.mark.moses

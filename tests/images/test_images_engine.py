@@ -123,8 +123,7 @@ def test_svdd_mc_with_a_value_network_checkpoint(tmp_path):
         CLASSIFIER,
         tmp_path / "run",
         "value.kind=mc",
-        "value.network=svdd_ray.images.value_net:DigitsValueNet",
-        "value.network_options={width: 8, emb_dim: 16, hidden: 16}",
+        "value.network={target: digits, options: {width: 8, emb_dim: 16, hidden: 16}}",
         f"value.checkpoint={checkpoint}",
     )
     engine.run(config)

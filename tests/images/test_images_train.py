@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 from pathlib import Path
@@ -10,30 +11,71 @@ import pytest
 import torch
 import yaml
 
-from svdd_ray.images.classifier import default_classifier_path
-from svdd_ray.images.train import DEFAULT_CONFIG, image_grid, load_prior, resolve_config, train_prior
+from svdd_ray.config import load_config
+from svdd_ray.errors import ConfigError
+from svdd_ray.images.classifier import default_checkpoint_dir, default_classifier_path
+from svdd_ray.images.train import DigitsPriorConfig, as_config, load_prior, train_prior
 
 REPO = Path(__file__).resolve().parents[2]
 
 
 def test_committed_config_resolves_and_is_digits():
-    cfg = yaml.safe_load((REPO / "configs" / "prior_digits.yaml").read_text())
-    assert cfg["domain"] == "digits"
-    resolved = resolve_config(cfg)
-    assert resolved["out_dir"] == "checkpoints/digits"
-    assert {**resolved, "out_dir": None} == DEFAULT_CONFIG  # the yaml spells out the defaults
+    cfg = load_config(REPO / "configs" / "prior_digits.yaml", schema=DigitsPriorConfig)
+    assert cfg.domain == "digits" and cfg.out_dir == "checkpoints/digits"
+    assert dataclasses.replace(cfg, out_dir=None) == DigitsPriorConfig()  # the yaml spells out the defaults
 
 
-def test_resolve_config_rejects_unknown_keys_and_domains():
-    with pytest.raises(ValueError, match="unknown config key"):
-        resolve_config({"train": {"stepz": 1}})
-    with pytest.raises(ValueError, match="domain"):
-        resolve_config({"domain": "moses"})
-    assert resolve_config({"train": {"max_steps": 7}})["train"]["max_steps"] == 7
+def test_config_rejects_unknown_keys_and_domains():
+    with pytest.raises(ConfigError, match=r"^config\.train\.stepz: unknown key \(known: [a-z_, ]+\)$"):
+        as_config({"train": {"stepz": 1}})
+    with pytest.raises(ConfigError, match=r"^config\.domain: .*'digits', not 'moses'$"):
+        as_config({"domain": "moses"})
+    with pytest.raises(ConfigError, match=r"^config\.diffusion: scheduler must be 'ddpm' or 'ddim', got 'euler'$"):
+        as_config({"diffusion": {"scheduler": "euler"}})
+    with pytest.raises(ConfigError, match=r"^config\.diffusion: ddim needs eta"):
+        as_config({"diffusion": {"scheduler": "ddim", "eta": 0.0}})
+    assert as_config({"train": {"max_steps": 7}}).train.max_steps == 7
+
+
+def test_the_old_sampler_key_is_renamed():
+    with pytest.raises(ConfigError, match=r"^config\.diffusion\.sampler: renamed to config\.diffusion\.scheduler$"):
+        as_config({"diffusion": {"sampler": "ddim"}})
+    assert as_config({"diffusion": {"scheduler": "ddim", "eta": 0.5}}).diffusion.scheduler == "ddim"
+
+
+@pytest.mark.skipif(not (default_checkpoint_dir() / "prior.pt").is_file(), reason="no committed digits prior")
+def test_checkpoints_saved_with_sampler_still_load(tmp_path):
+    model = load_prior()  # the committed config.yaml was written before the rename (diffusion.sampler)
+    assert model.scheduler == "ddpm" and model.train_config["diffusion"]["scheduler"] == "ddpm"
+    committed = yaml.safe_load((default_checkpoint_dir() / "config.yaml").read_text())
+    committed["diffusion"].pop("scheduler", None)
+    committed["diffusion"].update(sampler="ddim", eta=0.5)
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(committed))
+    shutil.copy(default_checkpoint_dir() / "prior.pt", tmp_path / "prior.pt")
+    model = load_prior(tmp_path, "cpu", num_steps=5)
+    assert (model.scheduler, model.eta, model.num_steps) == ("ddim", 0.5, 5)
+    with pytest.raises(ConfigError, match=r"^load_prior\.sampler: renamed to load_prior\.scheduler$"):
+        load_prior(tmp_path, sampler="ddpm")
+    with pytest.raises(ConfigError, match=r"^load_prior: scheduler must be 'ddpm' or 'ddim', got 'euler'$"):
+        load_prior(tmp_path, scheduler="euler")
+
+
+def test_module_cli_reports_a_bad_config_in_one_line(tmp_path, capsys):
+    from svdd_ray.images.__main__ import main
+
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("domain: digits\ntrain:\n  max_stepz: 3\n")
+    assert main([str(bad), str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("python -m svdd_ray.images: error: config.train.max_stepz: unknown key")
+    assert err.count("\n") == 1
+    assert not (tmp_path / "out").exists()
 
 
 def test_image_grid_shape():
     import numpy as np
+
+    from svdd_ray.images.figures import image_grid
 
     grid = image_grid([np.zeros((8, 8), np.uint8)] * 6, rows=2, cols=3, scale=2, pad=1)
     assert grid.shape == (2 * 17 + 1, 3 * 17 + 1) and grid.dtype == np.uint8
@@ -57,6 +99,8 @@ def test_train_prior_smoke(tmp_path):
     assert json.loads((tmp_path / "metrics.json").read_text())["train_steps"] == 3
     state = torch.load(tmp_path / "prior.pt", weights_only=True)
     assert all(isinstance(v, torch.Tensor) for v in state.values())
+    saved = load_config(tmp_path / "config.yaml", schema=DigitsPriorConfig)  # the saved config validates
+    assert saved.diffusion.num_steps == 4 and saved.network.base_channels == 8 and saved.train.lr == 2.0e-3
     model = load_prior(tmp_path)
     assert model.num_steps == 4 and load_prior(tmp_path, num_steps=2).num_steps == 2
     assert "Quality against held-out digits" in (tmp_path / "MODEL_CARD.md").read_text()
