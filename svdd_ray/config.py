@@ -320,3 +320,25 @@ def load_config(path: str | Path, overrides: list[str] = (), schema: type = Conf
     for override in overrides:
         apply_override(data, override)
     return from_dict(schema, data, "config")
+
+
+def load_checkpoint_config(
+    directory: Path, schema: type, files: tuple[str, ...], overrides: dict | None = None, upgrade=None
+) -> tuple[Any, dict]:
+    """The training config saved in a checkpoint ``directory`` (its ``config.yaml``), validated into ``schema``.
+
+    ``files`` must all exist. ``upgrade(saved) -> extras`` may rewrite old keys in place and pop
+    keys that are not part of the schema (returned as ``extras``). ``overrides`` replace entries
+    of the ``diffusion`` section; their errors name them ``load_prior.<key>``.
+    """
+    for name in files:
+        if not (directory / name).is_file():
+            raise FileNotFoundError(f"{directory / name} is missing (train with jobs/train_prior.py)")
+    saved = yaml.safe_load((directory / "config.yaml").read_text()) or {}
+    extras = upgrade(saved) if upgrade else {}
+    config = from_dict(schema, saved, "config")
+    if overrides:
+        section = typing.get_type_hints(schema)["diffusion"]
+        diffusion = from_dict(section, {**dataclasses.asdict(config.diffusion), **overrides}, "load_prior")
+        config = dataclasses.replace(config, diffusion=diffusion)
+    return config, extras

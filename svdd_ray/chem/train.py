@@ -32,7 +32,7 @@ import yaml
 
 from svdd_ray.chem.network import SequenceTransformer
 from svdd_ray.chem.tokens import SelfiesVocab, encoded_moses
-from svdd_ray.config import from_dict
+from svdd_ray.config import from_dict, load_checkpoint_config
 from svdd_ray.devices import pick_device
 from svdd_ray.errors import ConfigError
 
@@ -137,16 +137,14 @@ def load_prior(checkpoint_dir: str | os.PathLike | None = None, device: str = "c
     ``model.train_config`` (``model.decode`` turns token ids into canonical SMILES).
     """
     ckpt_dir = Path(checkpoint_dir) if checkpoint_dir is not None else default_checkpoint_dir()
-    for name in ("prior.pt", "vocab.json", "config.yaml"):
-        if not (ckpt_dir / name).is_file():
-            raise FileNotFoundError(f"{ckpt_dir / name} is missing (train with jobs/train_prior.py)")
+    config, extras = load_checkpoint_config(
+        ckpt_dir,
+        MolPriorConfig,
+        ("prior.pt", "vocab.json", "config.yaml"),
+        overrides,
+        upgrade=lambda saved: {"resolved": saved.pop("resolved", {})},
+    )
     vocab = SelfiesVocab.load(ckpt_dir / "vocab.json")
-    saved = yaml.safe_load((ckpt_dir / "config.yaml").read_text())
-    resolved = saved.pop("resolved", {})
-    config = from_dict(MolPriorConfig, saved, "config")
-    if overrides:  # errors name this function's keywords: load_prior.num_stepz: unknown key
-        diffusion = from_dict(MolDiffusionConfig, {**dataclasses.asdict(config.diffusion), **overrides}, "load_prior")
-        config = dataclasses.replace(config, diffusion=diffusion)
     model = build_model(config, vocab)
     state = torch.load(ckpt_dir / "prior.pt", map_location="cpu", weights_only=True)
     if not any(key.startswith("network.") for key in state):  # a bare network state_dict
@@ -154,7 +152,7 @@ def load_prior(checkpoint_dir: str | os.PathLike | None = None, device: str = "c
     model.load_state_dict(state)
     model = model.to(pick_device(device)).eval().requires_grad_(False)
     model.vocab = vocab
-    model.train_config = {**dataclasses.asdict(config), "resolved": resolved}
+    model.train_config = {**dataclasses.asdict(config), **extras}
     return model
 
 

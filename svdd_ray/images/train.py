@@ -27,7 +27,7 @@ import numpy as np
 import torch
 import yaml
 
-from svdd_ray.config import from_dict
+from svdd_ray.config import from_dict, load_checkpoint_config
 from svdd_ray.devices import pick_device
 from svdd_ray.errors import ConfigError
 
@@ -146,6 +146,14 @@ def build_model(config: DigitsPriorConfig | dict | None = None, network: torch.n
     return GaussianDiffusion(network, (1, res, res), decoder=to_uint8_images, **dataclasses.asdict(cfg.diffusion))
 
 
+def _upgrade(saved: dict) -> dict:
+    """Checkpoints written before the sampler -> scheduler rename."""
+    diffusion = saved.get("diffusion", {})
+    if "sampler" in diffusion:
+        diffusion["scheduler"] = diffusion.pop("sampler")
+    return {}
+
+
 def load_prior(checkpoint_dir: str | os.PathLike | None = None, device: str = "cpu", **overrides: Any):
     """The trained digits prior as a ready ``GaussianDiffusion`` in eval mode (no gradients).
 
@@ -154,19 +162,7 @@ def load_prior(checkpoint_dir: str | os.PathLike | None = None, device: str = "c
     The saved config rides along as ``model.train_config`` (a dict).
     """
     directory = Path(checkpoint_dir) if checkpoint_dir is not None else default_checkpoint_dir()
-    for name in ("prior.pt", "config.yaml"):
-        if not (directory / name).is_file():
-            raise FileNotFoundError(f"{directory / name} is missing (train with jobs/train_prior.py)")
-    saved = yaml.safe_load((directory / "config.yaml").read_text())
-    legacy = saved.get("diffusion", {})
-    if "sampler" in legacy:  # checkpoints written before the sampler -> scheduler rename
-        legacy["scheduler"] = legacy.pop("sampler")
-    config = from_dict(DigitsPriorConfig, saved, "config")
-    if overrides:  # errors name this function's keywords: load_prior.num_stepz: unknown key
-        diffusion = from_dict(
-            DigitsDiffusionConfig, {**dataclasses.asdict(config.diffusion), **overrides}, "load_prior"
-        )
-        config = dataclasses.replace(config, diffusion=diffusion)
+    config, _ = load_checkpoint_config(directory, DigitsPriorConfig, ("prior.pt", "config.yaml"), overrides, _upgrade)
     network = build_network(config)
     network.load_state_dict(torch.load(directory / "prior.pt", map_location="cpu", weights_only=True))
     model = build_model(config, network).to(pick_device(device)).eval().requires_grad_(False)
