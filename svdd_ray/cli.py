@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import sys
 import time
 
@@ -67,12 +68,19 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("runs", nargs="+", help="run directories (their Parquet files and manifests)")
     report.add_argument("--out", default="report", help="where to write the report (default: report/)")
     report.add_argument("--top-k", type=int, default=16, help="objects per sample grid")
-    report.add_argument("--no-novelty", action="store_true", help="skip novelty against the MOSES train set")
+    report.add_argument(
+        "--no-novelty",
+        action="store_true",
+        help="skip metrics against the domain's reference set (molecules: novelty vs MOSES train; digits: naturalness)",
+    )
     return parser
 
 
 def run_command(args: argparse.Namespace) -> int:
     from svdd_ray import engine
+
+    if os.getcwd() not in sys.path:  # like ``python -m``: "my_rewards:score" in the working directory imports
+        sys.path.insert(0, os.getcwd())  # (and Ray's workers inherit the driver's path)
 
     overrides = list(args.overrides)
     if args.backend:
@@ -98,15 +106,7 @@ def run_command(args: argparse.Namespace) -> int:
 def report_command(args: argparse.Namespace) -> int:
     from svdd_ray.report import write_report
 
-    reference = None
-    if not args.no_novelty:
-
-        def reference():
-            from svdd_ray.chem.metrics import moses_train_canonical
-
-            return moses_train_canonical()
-
-    out = write_report(args.runs, args.out, top=args.top_k, reference=reference)
+    out = write_report(args.runs, args.out, top=args.top_k, novelty=not args.no_novelty)
     print(f"wrote {out / 'summary.md'} and {out / 'summary.html'}")
     return 0
 

@@ -11,6 +11,7 @@ import time
 import torch
 from torch import Tensor, nn
 
+from svdd_ray.domains import Domain
 from svdd_ray.models import MaskedDiffusion
 
 
@@ -74,3 +75,15 @@ def ones_guide(model: MaskedDiffusion, scale: float = 1.0):
         return scale * onehot[..., 1].sum(dim=-1)
 
     return guide
+
+
+class BitstringDomain(Domain):
+    """Bit strings such as ``"0110"``: shown as text; no grid and no metrics."""
+
+    name = "bitstrings"
+
+    def from_cell(self, cell: str) -> str:
+        return cell
+
+    def display(self, obj: str) -> str:
+        return obj

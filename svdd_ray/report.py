@@ -1,24 +1,32 @@
 """Reports from run directories: a summary table (Markdown and HTML), plots and sample grids.
 
-    svdd-ray report RUN_DIR [RUN_DIR ...] [--out DIR] [--top-k 16]
+    svdd-ray report RUN_DIR [RUN_DIR ...] [--out DIR] [--top-k 16] [--no-novelty]
 
-Runs made with different configs can be compared: columns one lacks are left blank.
+Runs made with different configs can be compared: columns one lacks are left blank. What the
+objects are (how to show, draw and judge them) is asked of the domain each run recorded in its
+manifest (:mod:`svdd_ray.domains`), never guessed from the objects.
 """
 
 from __future__ import annotations
 
 import base64
 import html
-import io
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from svdd_ray.domains import Domain, domain_name, load_domain
 from svdd_ray.engine.output import BATCH_FILE, MANIFEST, TRACE_DIR
+from svdd_ray.errors import ConfigError
+
+#: Top objects listed (as text, by the domain's ``display``) per run in ``summary.md``, and their longest text.
+TOP_LISTED = 5
+DISPLAY_CHARS = 120
 
 
 class RunDirError(ValueError):
@@ -27,35 +35,19 @@ class RunDirError(ValueError):
 
 @dataclass
 class Run:
-    """One run directory read back: its samples, manifest and optional trace."""
+    """One run directory read back: its samples, manifest, optional trace and the domain of its objects."""
 
     name: str
     path: Path
     samples: pd.DataFrame
     manifest: dict
     trace: pd.DataFrame | None
+    domain: Domain
 
-    @property
-    def domain(self) -> str:
-        """``images``, ``molecules`` or ``other``, from what the objects look like."""
-        objects = self.samples["object"]
-        if len(objects) and isinstance(objects.iloc[0], (bytes, bytearray)):
-            return "images"
-        return "molecules" if looks_like_smiles(objects.tolist()) else "other"
-
-
-def looks_like_smiles(objects: list) -> bool:
-    """True when RDKit is installed and most non-empty strings parse to molecules with atoms."""
-    try:
-        from rdkit import Chem, RDLogger
-    except ImportError:
-        return False
-    RDLogger.DisableLog("rdApp.*")
-    texts = [o for o in objects[:200] if isinstance(o, str) and o and not set(o) <= {"0", "1"}]
-    if not texts:
-        return False
-    parsed = [Chem.MolFromSmiles(o) for o in texts]
-    return sum(m is not None and m.GetNumAtoms() > 0 for m in parsed) >= 0.5 * len(texts)
+    def objects(self, cells: pd.Series | None = None) -> list:
+        """The objects of ``cells`` (default: all samples), decoded by the run's domain."""
+        cells = self.samples["object"] if cells is None else cells
+        return [self.domain.from_cell(c) for c in cells]
 
 
 def load_run(path: str | Path) -> Run:
@@ -78,7 +70,11 @@ def load_run(path: str | Path) -> Run:
         raise RunDirError(f"{path}: a batch file cannot be read ({err})") from None
     trace_dir = path / TRACE_DIR
     trace = pd.read_parquet(trace_dir) if trace_dir.is_dir() and any(trace_dir.glob("*.parquet")) else None
-    return Run(path.name, path, samples.sort_values("index").reset_index(drop=True), manifest, trace)
+    try:
+        domain = load_domain(domain_name(manifest), key=f"{path / MANIFEST}: domain")
+    except ConfigError as err:
+        raise RunDirError(str(err)) from None
+    return Run(path.name, path, samples.sort_values("index").reset_index(drop=True), manifest, trace, domain)
 
 
 def expected_batches(run: Run) -> int | None:
@@ -88,11 +84,28 @@ def expected_batches(run: Run) -> int | None:
     return -(-cfg["num_samples"] // cfg["batch_size"])
 
 
-def summarize(runs: list[Run], reference: Callable[[], Iterable[str]] | None = None) -> pd.DataFrame:
-    """One row per run and method: counts, reward quantiles, invalid share, cost and throughput.
+def reference_sets(runs: list[Run], novelty: bool = True, given: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The reference set of each domain among ``runs`` (asked once per domain); none when ``novelty`` is False.
 
-    ``reference`` gives training-set SMILES for novelty (molecule runs only; skipped if None).
+    ``given`` maps a domain name to the reference set to use instead of the domain's own.
     """
+    if not novelty:
+        return {}
+    given = given or {}
+    out: dict[str, Any] = {}
+    for run in runs:
+        name = run.domain.name
+        if name not in out:
+            out[name] = given[name] if name in given else run.domain.reference()
+    return out
+
+
+def summarize(runs: list[Run], references: Mapping[str, Any] | None = None) -> pd.DataFrame:
+    """One row per run and method: counts, reward quantiles, invalid share, cost, throughput and domain metrics.
+
+    ``references`` maps a domain name to its reference set (novelty etc.); a domain without one skips those metrics.
+    """
+    references = references or {}
     rows = []
     for run in runs:
         for method, frame in run.samples.groupby("method", sort=False):
@@ -117,29 +130,16 @@ def summarize(runs: list[Run], reference: Callable[[], Iterable[str]] | None = N
             expected = expected_batches(run)
             if expected is not None and frame["batch"].nunique() < expected:
                 row["note"] = f"incomplete: {frame['batch'].nunique()} of {expected} batches"
-            if run.domain == "molecules":
-                row.update(molecule_metrics(frame["object"].tolist(), reference))
+            row.update(run.domain.metrics(run.objects(frame["object"]), references.get(run.domain.name)))
             rows.append(row)
     return pd.DataFrame(rows)
-
-
-def molecule_metrics(smiles: list[str], reference: Callable[[], Iterable[str]] | None) -> dict:
-    from svdd_ray.chem import metrics
-
-    out = {
-        "validity": metrics.validity(smiles),
-        "uniqueness": metrics.uniqueness(smiles),
-        "internal_diversity": metrics.internal_diversity(smiles),
-    }
-    if reference is not None:
-        out["novelty"] = metrics.novelty(smiles, reference())
-    return out
 
 
 # ---------------------------------------------------------------- plots and grids
 
 
-def _pyplot():
+def pyplot():
+    """matplotlib.pyplot on the non-interactive Agg backend."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -148,11 +148,11 @@ def _pyplot():
     return plt
 
 
-def _save(fig, path: Path) -> Path:
+def save_figure(fig, path: Path, dpi: int = 120) -> Path:
     """Lay out, write as PNG and close a figure."""
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    _pyplot().close(fig)
+    fig.savefig(path, dpi=dpi)
+    pyplot().close(fig)
     return path
 
 
@@ -163,7 +163,7 @@ def _label(run: Run, method: str) -> str:
 
 def plot_distributions(runs: list[Run], path: Path) -> Path:
     """Reward distributions per run and method, side by side."""
-    plt = _pyplot()
+    plt = pyplot()
     data, labels = [], []
     for run in runs:
         for method, frame in run.samples.groupby("method", sort=False):
@@ -174,14 +174,14 @@ def plot_distributions(runs: list[Run], path: Path) -> Path:
     ax.set_xticks(range(1, len(labels) + 1), labels, fontsize=8)
     ax.set_ylabel("reward (valid samples)")
     ax.set_title("Reward distribution")
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_reward_vs_m(summary: pd.DataFrame, path: Path) -> Path | None:
     """Median and 90th percentile of the reward against M, per method, when runs differ in M."""
     if summary["M"].nunique() < 2:
         return None
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(5, 4))
     for method, frame in summary.groupby("method"):
         frame = frame.groupby("M")[["reward_median", "reward_p90"]].mean().sort_index()
@@ -191,7 +191,7 @@ def plot_reward_vs_m(summary: pd.DataFrame, path: Path) -> Path | None:
     ax.set_xlabel("M (candidates per step)")
     ax.set_ylabel("reward")
     ax.legend(fontsize=8)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_trace(runs: list[Run], path: Path) -> Path | None:
@@ -199,7 +199,7 @@ def plot_trace(runs: list[Run], path: Path) -> Path | None:
     traced = [r for r in runs if r.trace is not None and len(r.trace)]
     if not traced:
         return None
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(6, 4))
     for run in traced:
         per_step = run.trace.groupby("t")[["mean_value", "best_value"]].mean().sort_index(ascending=False)
@@ -211,7 +211,7 @@ def plot_trace(runs: list[Run], path: Path) -> Path | None:
     ax.set_xlabel("step t (reverse time)")
     ax.set_ylabel("candidate value")
     ax.legend(fontsize=8)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_reward_vs_time(summary: pd.DataFrame, path: Path) -> Path | None:
@@ -219,14 +219,14 @@ def plot_reward_vs_time(summary: pd.DataFrame, path: Path) -> Path | None:
     timed = summary.dropna(subset=["run_wall_time_s", "reward_median"])
     if timed.empty:
         return None
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(5, 4))
     for _, row in timed.iterrows():
         ax.scatter(row["run_wall_time_s"], row["reward_median"])
         ax.annotate(f"{row['run']}:{row['method']}", (row["run_wall_time_s"], row["reward_median"]), fontsize=7)
     ax.set_xlabel("run wall time (s)")
     ax.set_ylabel("median reward")
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def top_k(run: Run, k: int) -> pd.DataFrame:
@@ -235,46 +235,40 @@ def top_k(run: Run, k: int) -> pd.DataFrame:
 
 
 def sample_grid(run: Run, k: int, path: Path) -> Path | None:
-    """The top-k objects with their rewards: RDKit drawings for molecules, tiles for images."""
+    """The top-k objects with their rewards, drawn by the run's domain (None if it draws nothing)."""
     best = top_k(run, k)
     if best.empty:
         return None
-    if run.domain == "molecules":
-        from rdkit import Chem
-        from rdkit.Chem import Draw
+    return run.domain.sample_grid(run.objects(best["object"]), path, [f"{r:.3g}" for r in best["reward"]])
 
-        mols = [Chem.MolFromSmiles(s) for s in best["object"]]
-        legends = [f"{r:.3f}" for r in best["reward"]]
-        image = Draw.MolsToGridImage(mols, molsPerRow=4, subImgSize=(250, 200), legends=legends)
-        image.save(path)
-        return path
-    if run.domain == "images":
-        from PIL import Image
 
-        plt = _pyplot()
-        cols = min(8, len(best))
-        rows = -(-len(best) // cols)
-        fig, axes = plt.subplots(rows, cols, figsize=(1.3 * cols, 1.5 * rows), squeeze=False)
-        for ax in axes.flat:
-            ax.axis("off")
-        for ax, (_, row) in zip(axes.flat, best.iterrows()):
-            ax.imshow(np.asarray(Image.open(io.BytesIO(row["object"]))), cmap="gray")
-            ax.set_title(f"{row['reward']:.3g}", fontsize=7)
-        return _save(fig, path)
-    return None
+def top_objects(run: Run, k: int = TOP_LISTED) -> pd.DataFrame:
+    """The top-k objects as text (the domain's ``display``, cut to ``DISPLAY_CHARS``) with their rewards."""
+    best = top_k(run, k)
+    texts = [run.domain.display(obj) for obj in run.objects(best["object"])]
+    texts = [t if len(t) <= DISPLAY_CHARS else t[: DISPLAY_CHARS - 3] + "..." for t in texts]
+    return pd.DataFrame({"reward": best["reward"].to_numpy(), "object": texts})
 
 
 # ---------------------------------------------------------------- the report
 
 
-def markdown_table(frame: pd.DataFrame) -> str:
-    def cell(v) -> str:
-        if v is None or (isinstance(v, float) and np.isnan(v)):
-            return ""
-        return f"{v:.3f}" if isinstance(v, float) else str(v)
+def fmt(value: Any, digits: int = 3, missing: str = "") -> str:
+    """A table cell: a float to ``digits`` decimals (never ``-0.0``), None or NaN as ``missing``, the rest as text."""
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return missing
+    if isinstance(value, float):
+        return f"{0.0 if abs(value) < 0.5 * 10**-digits else value:.{digits}f}"
+    return str(value)
 
-    lines = ["| " + " | ".join(frame.columns) + " |", "|" + "|".join("---" for _ in frame.columns) + "|"]
-    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in frame.itertuples(index=False)]
+
+def markdown_table(frame: pd.DataFrame, align_right: bool = False) -> str:
+    """A Markdown table of ``frame`` (cells by :func:`fmt`); ``align_right`` right-aligns all but the first column."""
+    rule = ["---" if i == 0 or not align_right else "---:" for i in range(len(frame.columns))]
+    lines = ["| " + " | ".join(str(c) for c in frame.columns) + " |", "|" + "|".join(rule) + "|"]
+    lines += [
+        "| " + " | ".join(fmt(v).replace("|", r"\|") for v in row) + " |" for row in frame.itertuples(index=False)
+    ]
     return "\n".join(lines)
 
 
@@ -282,9 +276,14 @@ def write_report(
     run_dirs: list[str | Path],
     out_dir: str | Path,
     top: int = 16,
-    reference: Callable[[], Iterable[str]] | None = None,
+    novelty: bool = True,
+    references: Mapping[str, Any] | None = None,
 ) -> Path:
-    """Write ``summary.md``, ``summary.html``, ``summary.csv``, plots and grids to ``out_dir``."""
+    """Write ``summary.md``, ``summary.html``, ``summary.csv``, plots and grids to ``out_dir``.
+
+    ``novelty=False`` skips the metrics that need a domain's reference set (MOSES novelty, digit
+    naturalness); ``references`` (domain name -> set) replaces a domain's own reference set.
+    """
     runs = [load_run(d) for d in run_dirs]
     names = [r.name for r in runs]
     for i, run in enumerate(runs):  # runs from different parents may share a name
@@ -292,7 +291,7 @@ def write_report(
             run.name = f"{run.name}#{i}"
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    summary = summarize(runs, reference)
+    summary = summarize(runs, reference_sets(runs, novelty, references))
     summary.to_csv(out / "summary.csv", index=False)
     figures = [
         plot_distributions(runs, out / "reward_distributions.png"),
@@ -302,11 +301,19 @@ def write_report(
     ]
     grids = [sample_grid(run, top, out / f"top_{i}_{run.path.name}.png") for i, run in enumerate(runs)]
     images = [p for p in figures + grids if p is not None]
+    tops = {run.name: top_objects(run) for run in runs}
     md = ["# svdd_ray report", "", "Runs: " + ", ".join(f"`{r.path}`" for r in runs), "", markdown_table(summary), ""]
+    for name, table in tops.items():
+        md += [f"Top objects of `{name}`:", "", markdown_table(table), ""]
     md += [f"![{p.stem}]({p.name})" for p in images]
     (out / "summary.md").write_text("\n".join(md) + "\n")
     body = [f"<h1>svdd_ray report</h1><p>Runs: {html.escape(', '.join(str(r.path) for r in runs))}</p>"]
     body.append(summary.to_html(index=False, na_rep="", float_format=lambda v: f"{v:.3f}"))
+    for name, table in tops.items():
+        body.append(
+            f"<h3>Top objects of {html.escape(name)}</h3>"
+            + table.to_html(index=False, float_format=lambda v: f"{v:.3f}")
+        )
     for p in images:
         data = base64.b64encode(p.read_bytes()).decode()
         body.append(f'<h3>{html.escape(p.stem)}</h3><img src="data:image/png;base64,{data}">')

@@ -47,11 +47,10 @@ def test_summary_numbers_match_the_parquet_data(two_runs, tmp_path):
     assert "<table" in (out / "summary.html").read_text()
 
 
-def fake_run(path, objects, rewards) -> None:
-    """A run directory written through the engine's own writer, with given objects."""
-    config = from_dict(
-        Config, {"run": {"output_dir": str(path), "num_samples": len(objects), "batch_size": len(objects)}}, "config"
-    )
+def fake_run(path, objects, rewards, domain) -> None:
+    """A run directory written through the engine's own writer, with given objects of a given domain."""
+    run = {"output_dir": str(path), "num_samples": len(objects), "batch_size": len(objects)}
+    config = from_dict(Config, {"run": run, "model": {"domain": domain}}, "config")
     output = RunOutput(config)
     output.open()
     n = len(objects)
@@ -79,8 +78,8 @@ def fake_run(path, objects, rewards) -> None:
 def test_molecule_runs_get_chemistry_metrics_and_a_grid(tmp_path):
     pytest.importorskip("rdkit")
     smiles = ["CCO", "CCO", "c1ccccc1", "CC(=O)Oc1ccccc1C(=O)O", "CCN"]
-    fake_run(tmp_path / "mols", smiles, [0.1, 0.1, 0.5, 0.9, float("nan")])
-    out = write_report([tmp_path / "mols"], tmp_path / "report", reference=lambda: {"CCO"})
+    fake_run(tmp_path / "mols", smiles, [0.1, 0.1, 0.5, 0.9, float("nan")], "molecules")
+    out = write_report([tmp_path / "mols"], tmp_path / "report", references={"molecules": {"CCO"}})
     row = pd.read_csv(out / "summary.csv").iloc[0]
     assert row.validity == 1.0 and np.isclose(row.uniqueness, 4 / 5)
     assert np.isclose(row.novelty, 3 / 4)  # of the unique valid molecules, CCO is in the reference
@@ -91,15 +90,15 @@ def test_molecule_runs_get_chemistry_metrics_and_a_grid(tmp_path):
 
 def test_image_runs_get_a_grid(tmp_path):
     images = [encode_png(np.full((8, 8), v, dtype=np.uint8)) for v in (0, 64, 128, 255)]
-    fake_run(tmp_path / "imgs", images, [0.0, 1.0, 2.0, 3.0])
+    fake_run(tmp_path / "imgs", images, [0.0, 1.0, 2.0, 3.0], "digits")
     out = write_report([tmp_path / "imgs"], tmp_path / "report")
     assert (out / "top_0_imgs.png").read_bytes()[:4] == b"\x89PNG"
 
 
 def test_runs_with_different_columns_compare(tmp_path, two_runs):
     pytest.importorskip("rdkit")
-    fake_run(tmp_path / "mols", ["CCO", "CCN"], [0.2, 0.3])
-    out = write_report([two_runs / "svdd_m4", tmp_path / "mols"], tmp_path / "report", reference=None)
+    fake_run(tmp_path / "mols", ["CCO", "CCN"], [0.2, 0.3], "molecules")
+    out = write_report([two_runs / "svdd_m4", tmp_path / "mols"], tmp_path / "report", novelty=False)
     summary = pd.read_csv(out / "summary.csv")
     assert summary.validity.isna().tolist() == [True, False]
 

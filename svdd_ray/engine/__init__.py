@@ -21,7 +21,7 @@ __all__ = ["check_plugins", "connect", "run"]
 def check_plugins(config: Config) -> None:
     """Import every model, value network, guide, reward and the domain the config names, so typos fail first."""
     resolve("model", config.model.target, "model.target")
-    # TEMP resolve("domain", config.model.domain, "model.domain")
+    resolve("domain", config.model.domain, "model.domain")
     if config.value.kind == "mc":
         resolve("value network", config.value.network.target, "value.network.target")
     if config.value.guide is not None:

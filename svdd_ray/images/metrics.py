@@ -5,7 +5,9 @@
   features of the samples and of the reference (held-out) digits - an "FID" for 8x8 digits;
 * ``class_entropy``: entropy (nats) of the predicted-label histogram (log 10 = 2.303 is uniform);
 * ``nn_train_l2`` (``_min``): mean (smallest) L2 distance, in [-1, 1] pixel units, to the nearest
-  training image - a memorisation check to compare with the held-out digits' own values.
+  training image - a memorisation check to compare with the held-out digits' own values;
+* ``frechet_target`` (:class:`Naturalness` with a target class): Frechet distance to the held-out
+  images of that class.
 
 All images are compared in model space ``[n, 1, H, W]`` in ``[-1, 1]``; pass them through
 ``from_uint8_images(to_uint8_images(x))`` first to measure what the rewards actually see.
@@ -18,7 +20,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from .classifier import DigitClassifier
+from .classifier import DigitClassifier, load_classifier
+from .data import load_digits_split
 
 
 @torch.no_grad()
@@ -89,3 +92,37 @@ def marginal_baseline(train: Tensor, n: int, generator: torch.Generator) -> Tens
     flat = train.flatten(1)
     idx = torch.randint(0, len(train), (n, flat.shape[1]), generator=generator)
     return flat.gather(0, idx).reshape(n, *train.shape[1:])
+
+
+def distinct_images(images: list[np.ndarray]) -> int:
+    """How many different images (byte for byte) are in ``images``."""
+    return len({np.ascontiguousarray(im).tobytes() for im in images})
+
+
+class Naturalness:
+    """:func:`sample_quality` under the committed classifier against the held-out digits, plus ``frechet_target``.
+
+    ``frechet_target`` is the Frechet distance to the held-out images of class ``target``.
+    """
+
+    def __init__(self, target: int = 3, classifier: DigitClassifier | None = None) -> None:
+        self.classifier = classifier if classifier is not None else load_classifier()
+        split = load_digits_split()
+        self.heldout = split.heldout_images
+        self.heldout_target = split.heldout_images[split.heldout_labels == target]
+        self.train = split.train_images
+        self.train_target = split.train_images[split.train_labels == target]
+
+    def __call__(self, x: Tensor) -> dict[str, float]:
+        """The metrics of images ``x`` (model space ``[n, 1, H, W]`` in ``[-1, 1]``)."""
+        q = sample_quality(x, self.classifier, self.heldout)
+        feats, _ = classifier_outputs(self.classifier, x)
+        target_feats, _ = classifier_outputs(self.classifier, self.heldout_target)
+        q["frechet_target"] = frechet_distance(feats, target_feats)
+        return q
+
+    def floors(self, n: int) -> dict[str, dict[str, float]]:
+        """The same metrics for real training digits: ``real`` (n random ones), ``real_target`` (all of the class)."""
+        g = torch.Generator().manual_seed(0)
+        real = self(self.train[torch.randperm(len(self.train), generator=g)[:n]])
+        return {"real": real, "real_target": self(self.train_target)}

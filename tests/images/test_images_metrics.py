@@ -8,6 +8,8 @@ import torch
 
 from svdd_ray.images.classifier import DigitClassifier
 from svdd_ray.images.metrics import (
+    Naturalness,
+    distinct_images,
     frechet_distance,
     gaussian_noise_baseline,
     marginal_baseline,
@@ -47,3 +49,17 @@ def test_nearest_neighbour_and_sample_quality_keys():
     q = sample_quality(ref, DigitClassifier().eval(), ref, train=ref)
     assert set(q) == {"n", "mean_max_prob", "frechet", "class_entropy", "nn_train_l2", "nn_train_l2_min"}
     assert q["frechet"] == pytest.approx(0.0, abs=1e-6) and 0.1 <= q["mean_max_prob"] <= 1.0
+
+
+def test_distinct_images_compares_bytes():
+    a, b = np.zeros((8, 8), np.uint8), np.ones((8, 8), np.uint8)
+    assert distinct_images([a, b, a.copy(), b.T]) == 2 and distinct_images([]) == 0
+
+
+def test_naturalness_adds_the_target_class_and_real_digit_floors():
+    nat = Naturalness(target=3)  # the committed classifier
+    q = nat(nat.heldout_target[:10])
+    assert set(q) == {"n", "mean_max_prob", "frechet", "class_entropy", "frechet_target"} and q["n"] == 10
+    floors = nat.floors(20)
+    assert floors["real"]["n"] == 20 and floors["real_target"]["n"] == len(nat.train_target)
+    assert floors["real_target"]["frechet_target"] < floors["real"]["frechet_target"]
