@@ -322,6 +322,11 @@ def load_config(path: str | Path, overrides: list[str] = (), schema: type = Conf
     return from_dict(schema, data, "config")
 
 
+def as_schema(schema: type, config: Any) -> Any:
+    """``config`` itself if it is a ``schema``, else a mapping (or None: all defaults) validated into one."""
+    return config if isinstance(config, schema) else from_dict(schema, config or {}, "config")
+
+
 def load_checkpoint_config(
     directory: Path, schema: type, files: tuple[str, ...], overrides: dict | None = None, upgrade=None
 ) -> tuple[Any, dict]:

@@ -13,6 +13,7 @@ import difflib
 import functools
 import importlib
 import inspect
+from collections.abc import Callable
 from typing import Any
 
 from svdd_ray.errors import ConfigError
@@ -145,3 +146,17 @@ def _one_line(err: BaseException) -> str:
 def domain_of_model(target: str) -> str:
     """The domain of a built-in model's objects; ``generic`` for any other model."""
     return MODEL_DOMAINS.get(target, "generic")
+
+
+def lazy_exports(package: str, exports: dict[str, str]) -> Callable[[str], Any]:
+    """A module ``__getattr__`` that imports ``package.<exports[name]>`` only when ``name`` is first used.
+
+    Domain packages use it so that ``import svdd_ray.chem`` costs nothing until a name is needed.
+    """
+
+    def __getattr__(name: str) -> Any:
+        if name in exports:
+            return getattr(importlib.import_module(f"{package}.{exports[name]}"), name)
+        raise AttributeError(f"module {package!r} has no attribute {name!r}")
+
+    return __getattr__

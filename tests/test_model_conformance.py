@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from toys import MixtureEpsNet
+from toys import MixtureEpsNet, tiny_unet
 
 import svdd_ray
 from svdd_ray.demo import bitstrings
@@ -27,17 +27,7 @@ def diffusers_model() -> DiffusionModel:
     diffusers = pytest.importorskip("diffusers")
     from svdd_ray.models.diffusers_adapter import DiffusersModel
 
-    torch.manual_seed(0)
-    unet = diffusers.UNet2DModel(
-        sample_size=8,
-        in_channels=1,
-        out_channels=1,
-        layers_per_block=1,
-        block_out_channels=(8, 16),
-        down_block_types=("DownBlock2D", "DownBlock2D"),
-        up_block_types=("UpBlock2D", "UpBlock2D"),
-        norm_num_groups=4,
-    ).eval()
+    unet = tiny_unet()
     return DiffusersModel(unet, diffusers.DDIMScheduler(num_train_timesteps=1000), num_steps=5, eta=1.0)
 
 

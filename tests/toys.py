@@ -152,3 +152,20 @@ class MixtureEpsNet(nn.Module):
     def cdf(self, x: Tensor) -> Tensor:
         z = (x.double().reshape(-1, 1) - self.mu[None]) / self.s[None]
         return (self.w[None] * 0.5 * (1 + torch.erf(z / math.sqrt(2)))).sum(-1)
+
+
+def tiny_unet(in_channels: int = 1, sample_size: int = 8) -> torch.nn.Module:
+    """A randomly initialised, tiny diffusers UNet (no downloads)."""
+    import diffusers
+
+    torch.manual_seed(0)
+    return diffusers.UNet2DModel(
+        sample_size=sample_size,
+        in_channels=in_channels,
+        out_channels=in_channels,
+        layers_per_block=1,
+        block_out_channels=(8, 16),
+        down_block_types=("DownBlock2D", "DownBlock2D"),
+        up_block_types=("UpBlock2D", "UpBlock2D"),
+        norm_num_groups=4,
+    ).eval()

@@ -17,7 +17,7 @@ molsets and dockstring are installed with ``--no-deps`` (only their data files a
 
 from __future__ import annotations
 
-import importlib
+from svdd_ray.plugins import lazy_exports
 
 _EXPORTS = {
     "load_smiles": "data",
@@ -45,8 +45,4 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str):
-    if name in _EXPORTS:
-        module = importlib.import_module(f"svdd_ray.chem.{_EXPORTS[name]}")
-        return getattr(module, name)
-    raise AttributeError(f"module 'svdd_ray.chem' has no attribute {name!r}")
+__getattr__ = lazy_exports(__name__, _EXPORTS)

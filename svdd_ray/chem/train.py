@@ -32,7 +32,7 @@ import yaml
 
 from svdd_ray.chem.network import SequenceTransformer
 from svdd_ray.chem.tokens import SelfiesVocab, encoded_moses
-from svdd_ray.config import from_dict, load_checkpoint_config
+from svdd_ray.config import as_schema, load_checkpoint_config
 from svdd_ray.devices import pick_device
 from svdd_ray.errors import ConfigError
 
@@ -110,7 +110,7 @@ class MolPriorConfig:
 
 def as_config(config: MolPriorConfig | dict | None) -> MolPriorConfig:
     """``config`` itself, or a mapping validated into :class:`MolPriorConfig` (defaults filled in)."""
-    return config if isinstance(config, MolPriorConfig) else from_dict(MolPriorConfig, config or {}, "config")
+    return as_schema(MolPriorConfig, config)
 
 
 def build_model(config: MolPriorConfig, vocab: SelfiesVocab):

@@ -23,7 +23,7 @@ Submodules (imported lazily, so ``import svdd_ray.images`` is cheap):
 
 from __future__ import annotations
 
-import importlib
+from svdd_ray.plugins import lazy_exports
 
 _EXPORTS = {
     "DigitClassifier": "classifier",
@@ -51,8 +51,4 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str):
-    if name in _EXPORTS:
-        module = importlib.import_module(f"svdd_ray.images.{_EXPORTS[name]}")
-        return getattr(module, name)
-    raise AttributeError(f"module 'svdd_ray.images' has no attribute {name!r}")
+__getattr__ = lazy_exports(__name__, _EXPORTS)

@@ -27,7 +27,7 @@ import numpy as np
 import torch
 import yaml
 
-from svdd_ray.config import from_dict, load_checkpoint_config
+from svdd_ray.config import as_schema, load_checkpoint_config
 from svdd_ray.devices import pick_device
 from svdd_ray.errors import ConfigError
 
@@ -128,7 +128,7 @@ class DigitsPriorConfig:
 
 def as_config(config: DigitsPriorConfig | dict | None) -> DigitsPriorConfig:
     """``config`` itself, or a mapping validated into :class:`DigitsPriorConfig` (defaults filled in)."""
-    return config if isinstance(config, DigitsPriorConfig) else from_dict(DigitsPriorConfig, config or {}, "config")
+    return as_schema(DigitsPriorConfig, config)
 
 
 def build_network(config: DigitsPriorConfig | dict | None = None) -> DigitsUNet:

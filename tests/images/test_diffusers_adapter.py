@@ -8,22 +8,10 @@ import torch
 
 diffusers = pytest.importorskip("diffusers")
 
+from toys import tiny_unet  # noqa: E402
+
 from svdd_ray.models.diffusers_adapter import DiffusersModel, tensor_to_uint8  # noqa: E402
 from svdd_ray.protocol import DiffusionModel  # noqa: E402
-
-
-def tiny_unet(in_channels: int = 1, sample_size: int = 8) -> torch.nn.Module:
-    torch.manual_seed(0)
-    return diffusers.UNet2DModel(
-        sample_size=sample_size,
-        in_channels=in_channels,
-        out_channels=in_channels,
-        layers_per_block=1,
-        block_out_channels=(8, 16),
-        down_block_types=("DownBlock2D", "DownBlock2D"),
-        up_block_types=("UpBlock2D", "UpBlock2D"),
-        norm_num_groups=4,
-    ).eval()
 
 
 def tiny_cond_unet() -> torch.nn.Module:
