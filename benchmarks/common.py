@@ -8,9 +8,21 @@ from pathlib import Path
 import torch
 
 from svdd_ray.config import Config, from_dict
+from svdd_ray.engine import start_executor
+from svdd_ray.engine.executors import Executor
+from svdd_ray.rewards import build_components, key_function
 
 # Ray actors run torch on one thread; give the in-process baselines the same footing.
 torch.set_num_threads(1)
+
+
+def warm_executor(config: Config) -> tuple[Executor, dict]:
+    """The run's executor with every actor up (the clock then measures the run, not start-up), and its cache keys."""
+    rewards = build_components(config.reward.components)
+    executor = start_executor(config, rewards)
+    while any(getattr(pool, "probes", None) for pool in executor.pools.values()):
+        executor.wait([], timeout=120)  # reward actors' readiness probes are handled inside wait
+    return executor, {name: key_function(reward) for name, reward in rewards.items()}
 
 
 def demo_config(

@@ -2,7 +2,7 @@
 
 Throughput: ``--molecules`` MOSES test molecules are docked against ``--target`` (AutoDock Vina,
 exhaustiveness 1, no cache) by R docking actors of 1 CPU each, through the engine's own
-``RayExecutor`` reward pool, one molecule per call. Every actor is warmed (receptor maps built,
+Ray reward pool (``RayRewardPool``), one molecule per call. Every actor is warmed (receptor maps built,
 one docking) before the clock starts. The baseline is one warmed ``DockingReward`` docking the
 same molecules serially in this process. Speedup is bounded by the machine's cores.
 
@@ -23,13 +23,12 @@ from pathlib import Path
 
 import pandas as pd
 import ray
-from common import table
+from common import table, warm_executor
 
 from svdd_ray.chem.data import load_smiles
 from svdd_ray.chem.docking import DockingReward
 from svdd_ray.config import load_config
 from svdd_ray.engine import check_resources
-from svdd_ray.engine.executors import RayExecutor
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -50,24 +49,21 @@ def docking_config(target: str, actors: int):
 
 def pool_throughput(config, molecules: list[str], warmup: str) -> tuple[float, list[float]]:
     """Seconds for a warmed pool of docking actors to dock ``molecules``, one per call."""
-    executor = RayExecutor(config)
-    while executor.background():
-        for handle in executor.wait(executor.background(), timeout=120):
-            executor.on_background(handle)
-    name = config.reward.components[0].name
-    warm = [executor.score(name, [warmup]) for _ in range(executor.free_slots(name))]
+    executor, _ = warm_executor(config)
+    pool = executor.pools[config.reward.components[0].name]
+    warm = [pool.submit([warmup]) for _ in range(pool.free_slots())]
     for handle in warm:  # each idle actor builds its maps once
         executor.wait([handle], timeout=600)
-        executor.result(handle)
+        pool.result(handle)
     scores: list[float] = []
     pending, queue = [], list(molecules)
     began = time.perf_counter()
     while queue or pending:
-        while queue and executor.free_slots(name):
-            pending.append(executor.score(name, [queue.pop(0)]))
+        while queue and pool.free_slots():
+            pending.append(pool.submit([queue.pop(0)]))
         for handle in executor.wait(pending, timeout=600):
             pending.remove(handle)
-            scores += executor.result(handle)
+            scores += pool.result(handle)
     wall = time.perf_counter() - began
     executor.shutdown()
     return wall, scores

@@ -16,7 +16,6 @@ from pipeline import measure
 
 import svdd_ray
 from svdd_ray.demo import bitstrings, ones
-from svdd_ray.engine.executors import LocalExecutor, RayExecutor
 from svdd_ray.sampling import batch_seed
 
 SAMPLES, BATCH, M, STEPS, LENGTH = 256, 16, 8, 16, 16
@@ -33,11 +32,11 @@ def baseline() -> float:
 
 def main() -> None:
     ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
-    reward = {"name": "ones", "actors": 1, "num_cpus": 0.5, "chunk_size": BATCH * M}
+    reward = {"target": "ones", "actors": 1, "num_cpus": 0.5, "chunk_size": BATCH * M}
     steps = SAMPLES // BATCH * STEPS
     base = baseline()
     rows = [["in-process sample() (baseline)", base, 0.0]]
-    for backend, cls, inflight in [("local", LocalExecutor, 1), ("ray", RayExecutor, 1), ("ray", RayExecutor, 4)]:
+    for backend, inflight in [("local", 1), ("ray", 1), ("ray", 4)]:
         cfg = demo_config(
             backend=backend,
             reward=reward,
@@ -48,7 +47,7 @@ def main() -> None:
             num_steps=STEPS,
             inflight=inflight,
         )
-        wall, _, _ = measure(cfg, cls)
+        wall, _, _ = measure(cfg)
         rows.append([f"engine, {backend}, {inflight} in flight", wall, (wall - base) / steps * 1000])
     print(f"{SAMPLES} samples, batches of {BATCH}, M={M}, T={STEPS}: {steps} batch-steps, zero-cost reward")
     print(table(["run", "wall s", "overhead ms / batch-step"], rows))

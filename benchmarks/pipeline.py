@@ -13,25 +13,21 @@ import argparse
 import time
 
 import ray
-from common import demo_config, table
+from common import demo_config, table, warm_executor
 
 from svdd_ray.engine import check_resources
 from svdd_ray.engine.cache import RewardCache
 from svdd_ray.engine.driver import Driver
-from svdd_ray.engine.executors import LocalExecutor, RayExecutor
 from svdd_ray.engine.output import RunOutput
 
 
-def measure(config, executor_cls) -> tuple[float, dict, float]:
+def measure(config) -> tuple[float, dict, float]:
     """Run one job; return wall seconds (actors warm), totals, and summed denoising seconds."""
-    executor = executor_cls(config)
-    while executor.background():  # wait until every reward actor is up
-        for handle in executor.wait(executor.background(), timeout=60):
-            executor.on_background(handle)
+    executor, keys = warm_executor(config)
     output = RunOutput(config)
     done = output.open()
     began = time.perf_counter()
-    totals = Driver(config, executor, output, RewardCache(enabled=False)).run(done)
+    totals = Driver(config, executor, output, RewardCache(enabled=False), keys).run(done)
     wall = time.perf_counter() - began
     executor.shutdown()
     import pandas as pd
@@ -51,7 +47,7 @@ def main() -> None:
 
     def config(backend, actors):
         reward = {
-            "name": "sleepy_ones",
+            "target": "sleepy_ones",
             "options": {"latency_s": args.latency},
             "actors": actors,
             "num_cpus": 0.5,
@@ -68,12 +64,12 @@ def main() -> None:
             inflight=16,
         )
 
-    local_wall, local_totals, _ = measure(config("local", 1), LocalExecutor)
+    local_wall, local_totals, _ = measure(config("local", 1))
     rows = []
     for r in args.actors:
         cfg = config("ray", r)
         check_resources(cfg)
-        wall, totals, denoise = measure(cfg, RayExecutor)
+        wall, totals, denoise = measure(cfg)
         ideal = max(totals["reward_calls"] * args.latency / r, denoise)
         rows.append([r, totals["reward_calls"], ideal, wall, ideal / wall, local_wall / wall])
     print(

@@ -44,3 +44,26 @@ class HangsOn:
         if any(o.startswith(self.prefix) for o in objects):
             time.sleep(self.seconds)
         return ones(objects)
+
+
+class OnesByCount:
+    """``ones`` with an ordinary ``canonical_key`` method: strings with as many ones share one score."""
+
+    def __call__(self, objects: list[str]) -> list[float]:
+        return ones(objects)
+
+    def canonical_key(self, obj: str) -> str:
+        return str(obj.count("1"))
+
+
+class FailsOnWorkers:
+    """Builds in the driver but not in a Ray worker (as a module missing on the cluster's nodes would)."""
+
+    def __init__(self) -> None:
+        import ray
+
+        if ray.is_initialized() and ray.get_runtime_context().worker.mode == ray.WORKER_MODE:
+            raise ImportError("No module named 'my_rewards' (not installed on this node)")
+
+    def __call__(self, objects: list[str]) -> list[float]:
+        return ones(objects)

@@ -4,10 +4,10 @@ import math
 
 import numpy as np
 import pytest
-from engine_helpers import read_samples, small_config
+from engine_helpers import read_samples, small_config, with_resources
 
 from svdd_ray import engine
-from svdd_ray.config import PluginSpec, RewardComponent
+from svdd_ray.config import ConfigError, PluginSpec, RewardComponent
 from svdd_ray.demo import BitValueNet, bitstrings, ones
 from svdd_ray.engine.cache import RewardCache
 from svdd_ray.rewards import build_reward, canonical_key, combine, score_safely
@@ -107,3 +107,25 @@ def test_dps_without_a_guide_is_a_config_error(tmp_path):
 
     with pytest.raises(ConfigError, match="config.value.guide: required for method dps"):
         small_config(tmp_path / "x", method="dps")
+
+
+@pytest.mark.parametrize("backend", ["local", "ray"])
+def test_the_engine_caches_on_a_reward_classs_own_canonical_key(request, tmp_path, backend):
+    if backend == "ray":
+        request.getfixturevalue("ray_session")
+    rewards = [{"target": "svdd_ray.testing:OnesByCount", "num_cpus": 0.25, "chunk_size": 8}]
+    config = with_resources(small_config(tmp_path / "out", backend=backend, rewards=rewards), max_inflight_batches=1)
+    totals = engine.run(config)[1]
+    frame = read_samples(tmp_path / "out")
+    assert frame.reward.tolist() == ones(frame.object.tolist())
+    assert 1 <= totals["reward_calls"] <= 9  # 8-bit strings have 9 possible counts of ones: each scored once
+    assert totals["candidates_scored"] > 100
+
+
+def test_reward_actors_that_cannot_start_on_the_cluster_stop_the_run_with_one_line(ray_session, tmp_path):
+    rewards = [{"target": "svdd_ray.testing:FailsOnWorkers", "num_cpus": 0.25}]
+    with pytest.raises(
+        ConfigError, match=r"reward.components\[0\].target: reward actors of .* fail to start .*my_rewards"
+    ):
+        engine.run(small_config(tmp_path / "out", backend="ray", rewards=rewards))
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["_manifest.json"]  # reusable: no batch finished

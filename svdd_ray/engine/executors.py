@@ -8,6 +8,7 @@ a finished call in the local executor, an ``ObjectRef`` on Ray.
 from __future__ import annotations
 
 import itertools
+import re
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -139,6 +140,12 @@ class LocalExecutor:
 
 
 # ---------------------------------------------------------------------- on Ray
+def last_line(err: BaseException) -> str:
+    """The last line of a (remote) error's text, without terminal colours: where Ray puts the cause."""
+    lines = [line.strip() for line in re.sub(r"\x1b\[[0-9;]*m", "", str(err)).splitlines() if line.strip()]
+    return lines[-1] if lines else type(err).__name__
+
+
 class DenoiserActor:
     """Ray actor body: one model, many batches (see :class:`BatchRunner`).
 
@@ -183,9 +190,12 @@ class RayRewardPool:
     retried with a fresh actor.
     """
 
-    def __init__(self, ray, component: RewardComponent, max_retries: int) -> None:
+    def __init__(self, ray, component: RewardComponent, max_retries: int, key: str) -> None:
         self.ray = ray
         self.component = component
+        self.key = key
+        self.max_retries = max_retries
+        self.failed_starts = 0  # in a row, over the pool
         self.actor_class = ray.remote(RewardActor).options(
             num_cpus=component.num_cpus, max_restarts=max_retries, max_task_retries=max_retries
         )
@@ -205,9 +215,16 @@ class RayRewardPool:
         i = self.probes.pop(probe)
         try:
             self.ray.get(probe, timeout=60)
-        except Exception:  # noqa: BLE001
+        except Exception as err:  # noqa: BLE001
+            self.failed_starts += 1
+            if self.failed_starts > self.max_retries:
+                raise ConfigError(
+                    f"{self.key}: reward actors of {self.component.name!r} fail to start on the cluster "
+                    f"({last_line(err)})"
+                ) from None
             self._start(i)
             return
+        self.failed_starts = 0
         self.idle.append(i)
 
     def free_slots(self) -> int:
@@ -254,10 +271,16 @@ class RayExecutor:
         denoiser = ray.remote(DenoiserActor).options(num_cpus=res.denoiser_num_cpus, num_gpus=res.denoiser_num_gpus)
         self.denoisers = [denoiser.remote(config) for _ in range(res.denoiser_actors)]
         self.owner: dict[int, int] = {}  # batch -> denoiser index
-        self.pools = {c.name: RayRewardPool(ray, c, res.max_retries) for c in config.reward.components}
+        self.pools = {
+            c.name: RayRewardPool(ray, c, res.max_retries, f"reward.components[{i}].target")
+            for i, c in enumerate(config.reward.components)
+        }
 
     def ready(self) -> None:
-        errors = self.ray.get([d.ready.remote() for d in self.denoisers])
+        try:
+            errors = self.ray.get([d.ready.remote() for d in self.denoisers])
+        except Exception as err:  # noqa: BLE001 - e.g. svdd_ray or torch missing on the cluster's nodes
+            raise ConfigError(f"model: denoiser actors fail to start on the cluster ({last_line(err)})") from None
         error = next((e for e in errors if e), None)
         if error:
             raise ConfigError(error)
