@@ -11,7 +11,7 @@ import time
 import torch
 from torch import Tensor, nn
 
-from svdd_ray.domains import Domain
+from svdd_ray.domains import TextDomain
 from svdd_ray.models import MaskedDiffusion
 
 
@@ -77,13 +77,7 @@ def ones_guide(model: MaskedDiffusion, scale: float = 1.0):
     return guide
 
 
-class BitstringDomain(Domain):
+class BitstringDomain(TextDomain):
     """Bit strings such as ``"0110"``: shown as text; no grid and no metrics."""
 
     name = "bitstrings"
-
-    def from_cell(self, cell: str) -> str:
-        return cell
-
-    def display(self, obj: str) -> str:
-        return obj

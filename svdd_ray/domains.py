@@ -61,6 +61,16 @@ class Domain:
         return None
 
 
+class TextDomain(Domain):
+    """Objects that are plain text (SMILES, bit strings): stored and shown as they are, never parsed as JSON."""
+
+    def from_cell(self, cell: Any) -> Any:
+        return cell
+
+    def display(self, obj: Any) -> str:
+        return str(obj)
+
+
 class GenericDomain(Domain):
     """Objects of unknown kind: JSON display, no grid, no metrics."""
 

@@ -4,21 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any
 
-from svdd_ray.domains import Domain
+from svdd_ray.domains import TextDomain
 
 
-class MoleculeDomain(Domain):
+class MoleculeDomain(TextDomain):
     """SMILES strings: shown as text, drawn with RDKit, judged by validity, uniqueness, diversity and novelty."""
 
     name = "molecules"
-
-    def from_cell(self, cell: Any) -> str:
-        return cell
-
-    def display(self, obj: str) -> str:
-        return obj
 
     def sample_grid(self, objects: Sequence[str], path: Path, labels: Sequence[str]) -> Path | None:
         from rdkit.Chem import Draw
