@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from pathlib import Path
 
-from svdd_ray.config import Config, ConfigError
+from svdd_ray.config import Config
 from svdd_ray.engine.cache import RewardCache
+from svdd_ray.engine.cluster import check_resources, connect
 from svdd_ray.engine.driver import Driver
 from svdd_ray.engine.executors import Executor, LocalExecutor, RayExecutor
 from svdd_ray.engine.output import RunOutput
@@ -15,7 +15,7 @@ from svdd_ray.plugins import resolve
 from svdd_ray.protocol import Reward
 from svdd_ray.rewards import build_components, close_reward, key_function
 
-__all__ = ["check_plugins", "connect", "run"]
+__all__ = ["check_plugins", "check_resources", "connect", "run"]
 
 
 def check_plugins(config: Config) -> None:
@@ -28,38 +28,6 @@ def check_plugins(config: Config) -> None:
         resolve("guide", config.value.guide.target, "value.guide.target")
     for i, c in enumerate(config.reward.components):
         resolve("reward", c.target, f"reward.components[{i}].target")
-
-
-def connect(address: str | None = None, num_cpus: int | None = None) -> None:
-    """Join the cluster at ``address`` / ``RAY_ADDRESS``, or start an embedded local Ray."""
-    import ray
-
-    if ray.is_initialized():
-        return
-    address = address or os.environ.get("RAY_ADDRESS")
-    if address:
-        ray.init(address=address, log_to_driver=True)
-    else:
-        ray.init(address="local", num_cpus=num_cpus, include_dashboard=False, log_to_driver=True)
-
-
-def check_resources(config: Config) -> None:
-    """Fail fast when the cluster cannot hold the actors (Ray would wait for them forever)."""
-    import ray
-
-    res = config.resources
-    cpus = res.denoiser_actors * res.denoiser_num_cpus + sum(c.actors * c.num_cpus for c in config.reward.components)
-    gpus = res.denoiser_actors * res.denoiser_num_gpus
-    have = ray.cluster_resources()
-    if cpus > have.get("CPU", 0) + 1e-9:
-        raise ConfigError(
-            f"resources: the actors need {cpus:g} CPUs but the cluster has {have.get('CPU', 0):g}; "
-            "lower resources.denoiser_num_cpus or the reward components' actors/num_cpus"
-        )
-    if gpus > have.get("GPU", 0) + 1e-9:
-        raise ConfigError(
-            f"resources.denoiser_num_gpus: the denoisers need {gpus:g} GPUs but the cluster has {have.get('GPU', 0):g}"
-        )
 
 
 def start_executor(config: Config, rewards: dict[str, Reward]) -> Executor:
