@@ -113,6 +113,7 @@ def report_command(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    from svdd_ray.engine.driver import RunFailed
     from svdd_ray.report import RunDirError
 
     try:
@@ -120,6 +121,9 @@ def main(argv: list[str] | None = None) -> int:
     except (ConfigError, RunDirError) as err:
         print(f"svdd-ray: error: {err}", file=sys.stderr)
         return 2
+    except RunFailed as err:
+        print(f"svdd-ray: error: {err}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

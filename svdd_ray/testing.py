@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import time
 from pathlib import Path
 
-from svdd_ray.demo import ones
+from svdd_ray.demo import bitstrings, ones
+from svdd_ray.models import MaskedDiffusion
 
 
 class CrashOnce:
@@ -67,3 +69,42 @@ class FailsOnWorkers:
 
     def __call__(self, objects: list[str]) -> list[float]:
         return ones(objects)
+
+
+def _failing_proposals(model, fail) -> MaskedDiffusion:
+    """``model`` whose ``propose`` first calls ``fail(n)`` with the running count of its proposals."""
+    calls = itertools.count(1)
+    propose = model.propose
+
+    def failing(x, t, generator):
+        fail(next(calls))
+        return propose(x, t, generator)
+
+    model.propose = failing
+    return model
+
+
+def bitstrings_that_fail_once(marker: str, after: int = 10, crash: bool = True, **options) -> MaskedDiffusion:
+    """The bitstrings demo failing at its ``after``-th proposal, once ever (a marker file remembers).
+
+    ``crash``: its process dies (a lost actor or node); else the proposal raises.
+    """
+
+    def fail(n: int) -> None:
+        if n == after and not Path(marker).exists():
+            Path(marker).write_text(str(os.getpid()))
+            if crash:
+                os._exit(1)
+            raise RuntimeError(f"transient failure at proposal {n}")
+
+    return _failing_proposals(bitstrings(**options), fail)
+
+
+def bitstrings_that_raise(after: int = 10, **options) -> MaskedDiffusion:
+    """The bitstrings demo that raises on every proposal after its ``after``-th (a non-transient failure)."""
+
+    def fail(n: int) -> None:
+        if n > after:
+            raise RuntimeError(f"model broken after {after} proposals")
+
+    return _failing_proposals(bitstrings(**options), fail)

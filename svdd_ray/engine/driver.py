@@ -18,7 +18,7 @@ import numpy as np
 
 from svdd_ray.config import Config
 from svdd_ray.engine.cache import RewardCache
-from svdd_ray.engine.executors import Executor, Handle
+from svdd_ray.engine.executors import Executor, Handle, last_line
 from svdd_ray.engine.output import RunOutput, object_cell
 from svdd_ray.engine.runner import BatchDone, NeedRewards
 from svdd_ray.rewards import combine
@@ -37,6 +37,9 @@ class BatchState:
     cache_hits: int = 0
     reward_calls: int = 0
     trace: list[tuple] = field(default_factory=list)
+    attempt: int = 0  # replays of the batch so far (see Driver._replay)
+    steps: int = 0  # reward requests in this attempt
+    accounted: int = 0  # reward requests already counted by earlier attempts
 
 
 @dataclass
@@ -49,6 +52,7 @@ class Chunk:
     objects: list
     attempts: int = 0
     deadline: float = math.inf
+    replay: int = 0  # the batch attempt that asked for it
 
 
 @dataclass(frozen=True)
@@ -63,8 +67,19 @@ def batch_sizes(num_samples: int, batch_size: int) -> list[int]:
     return [batch_size] * full + ([rest] if rest else [])
 
 
+class RunFailed(RuntimeError):
+    """A batch whose denoiser kept failing: the run stops (finished batches stay on disk for resume)."""
+
+
 class Driver:
-    """Runs every unfinished batch of a run to completion through an executor."""
+    """Runs every unfinished batch of a run to completion through an executor.
+
+    A denoising call that fails (its actor died, its node went, the model raised) is recovered
+    by replay: the batch starts again from its beginning on a live denoiser. Its randomness comes
+    only from (seed, batch), so the replay retraces the same states, and the rewards it already
+    paid for come from the run's cache: the output equals an uninterrupted run. After
+    ``resources.max_retries`` replays of one batch the run stops with :class:`RunFailed`.
+    """
 
     def __init__(
         self,
@@ -94,6 +109,8 @@ class Driver:
             "reward_calls": 0,
             "timeouts": 0,
             "failed_calls": 0,
+            "replays": 0,
+            "replay_reward_calls": 0,
         }
 
     def run(self, done: set[int]) -> dict:
@@ -122,7 +139,11 @@ class Driver:
     # ------------------------------------------------------------------ events
     def _handle(self, handle: Handle, task: Denoising | Chunk) -> None:
         if isinstance(task, Denoising):
-            outcome = self.executor.outcome(handle)  # a denoiser failure ends the run
+            try:
+                outcome = self.executor.outcome(handle)
+            except Exception as err:  # noqa: BLE001 - any denoiser failure is replayed, up to max_retries
+                self._replay(task.batch, err)
+                return
             if isinstance(outcome, NeedRewards):
                 self._on_request(outcome)
             else:
@@ -133,7 +154,7 @@ class Driver:
             scores = self.executor.pools[chunk.component].result(handle)
         except Exception:  # noqa: BLE001 - the actor died beyond Ray's own retries
             self.totals["failed_calls"] += 1
-            if chunk.attempts < self.config.resources.max_retries:
+            if chunk.attempts < self.config.resources.max_retries and not self._stale(chunk):
                 chunk.attempts += 1
                 self.queues[chunk.component].appendleft(chunk)
                 return
@@ -147,11 +168,12 @@ class Driver:
         state = self.batches[request.batch]
         state.request = request
         state.scores, state.keys = {}, {}
+        state.steps += 1
+        first_time = state.steps > state.accounted  # a replayed step was counted by the attempt that died
         for comp in self.components:
             keys = [self.keys[comp.name](o) for o in request.objects]
             hits_before = self.cache.hits
             found, missing = self.cache.lookup(comp.name, keys)
-            state.cache_hits += self.cache.hits - hits_before
             state.keys[comp.name], state.scores[comp.name] = keys, found
             first = {}
             for key, obj in zip(keys, request.objects):
@@ -159,14 +181,49 @@ class Driver:
             size = self.settings[comp.name].chunk_size
             for start in range(0, len(missing), size):
                 part = missing[start : start + size]
-                self.queues[comp.name].append(Chunk(request.batch, comp.name, part, [first[k] for k in part]))
+                chunk = Chunk(request.batch, comp.name, part, [first[k] for k in part], replay=state.attempt)
+                self.queues[comp.name].append(chunk)
                 state.outstanding += 1
-            state.reward_calls += len(missing)
-            self.totals["candidates_scored"] += len(keys)
+            if first_time:
+                state.cache_hits += self.cache.hits - hits_before
+                state.reward_calls += len(missing)
+                self.totals["candidates_scored"] += len(keys)
+            else:
+                self.totals["replay_reward_calls"] += len(missing)
+                self.totals["reward_calls"] += len(missing)
         if state.outstanding == 0:
             self._resume(request.batch)
 
+    def _replay(self, batch: int, err: BaseException) -> None:
+        """Start ``batch`` again from its beginning; stop the run once it has failed too often."""
+        state = self.batches[batch]
+        self.totals["replays"] += 1
+        if state.attempt >= self.config.resources.max_retries:
+            where = self.executor.logs()
+            raise RunFailed(
+                f"batch {batch}: the denoiser failed {state.attempt + 1} times, last with: {last_line(err)}"
+                + (f" (logs: {where})" if where else "")
+                + "; finished batches are kept: run the same command again to resume"
+            )
+        for queue in self.queues.values():  # chunks not yet sent belong to the dead attempt
+            kept = [c for c in queue if c.batch != batch]
+            queue.clear()
+            queue.extend(kept)
+        state.accounted = max(state.accounted, state.steps)
+        state.attempt += 1
+        state.steps = state.outstanding = 0
+        state.request, state.keys, state.scores, state.trace = None, {}, {}, []
+        self.progress({"kind": "replay", "batch": batch, "attempt": state.attempt, "error": last_line(err)})
+        self.pending[self.executor.start(batch, state.size)] = Denoising(batch)
+
+    def _stale(self, chunk: Chunk) -> bool:
+        """Asked for by an attempt that was replayed since (or a batch already done)."""
+        state = self.batches.get(chunk.batch)
+        return state is None or chunk.replay != state.attempt
+
     def _record(self, chunk: Chunk, scores: list[float]) -> None:
+        if self._stale(chunk):
+            return  # its scores are in the cache for the replay; this attempt is gone
         state = self.batches[chunk.batch]
         state.scores[chunk.component].update(zip(chunk.keys, scores))
         state.outstanding -= 1

@@ -23,6 +23,14 @@ from svdd_ray.rewards import build_reward, score_safely
 Handle = Any
 
 
+def last_line(err: BaseException) -> str:
+    """The last line of a (remote) error's text, without terminal colours: where Ray puts the cause."""
+    lines = [line.strip() for line in re.sub(r"\x1b\[[0-9;]*m", "", str(err)).splitlines() if line.strip()]
+    if not lines:
+        return type(err).__name__
+    return lines[-1] if len(lines) > 1 else f"{type(err).__name__}: {lines[0]}"
+
+
 class RewardPool(Protocol):
     """The actors that score one reward component, one call per actor at a time."""
 
@@ -66,6 +74,10 @@ class Executor(Protocol):
 
     def wait(self, handles: list[Handle], timeout: float | None) -> list[Handle]:
         """The handles among ``handles`` that have finished (waiting at most ``timeout`` s for one)."""
+        ...
+
+    def logs(self) -> str | None:
+        """Where the workers' logs are, for error messages (None in process)."""
         ...
 
     def shutdown(self) -> None:
@@ -135,17 +147,14 @@ class LocalExecutor:
     def wait(self, handles: list, timeout: float | None) -> list:
         return list(handles)
 
+    def logs(self) -> None:
+        return None
+
     def shutdown(self) -> None:
         return None
 
 
 # ---------------------------------------------------------------------- on Ray
-def last_line(err: BaseException) -> str:
-    """The last line of a (remote) error's text, without terminal colours: where Ray puts the cause."""
-    lines = [line.strip() for line in re.sub(r"\x1b\[[0-9;]*m", "", str(err)).splitlines() if line.strip()]
-    return lines[-1] if lines else type(err).__name__
-
-
 class DenoiserActor:
     """Ray actor body: one model, many batches (see :class:`BatchRunner`).
 
@@ -268,7 +277,10 @@ class RayExecutor:
 
         self.ray = ray
         res = config.resources
-        denoiser = ray.remote(DenoiserActor).options(num_cpus=res.denoiser_num_cpus, num_gpus=res.denoiser_num_gpus)
+        # A denoiser that dies is restarted by Ray (as often as it takes); its batches are replayed by the driver.
+        denoiser = ray.remote(DenoiserActor).options(
+            num_cpus=res.denoiser_num_cpus, num_gpus=res.denoiser_num_gpus, max_restarts=-1, max_task_retries=0
+        )
         self.denoisers = [denoiser.remote(config) for _ in range(res.denoiser_actors)]
         self.owner: dict[int, int] = {}  # batch -> denoiser index
         self.pools = {
@@ -286,6 +298,7 @@ class RayExecutor:
             raise ConfigError(error)
 
     def start(self, batch: int, num_samples: int) -> Handle:
+        self.owner.pop(batch, None)  # a replayed batch goes to the least loaded denoiser too
         loads = [list(self.owner.values()).count(i) for i in range(len(self.denoisers))]
         self.owner[batch] = loads.index(min(loads))
         return self.denoisers[self.owner[batch]].start.remote(batch, num_samples)
@@ -313,6 +326,13 @@ class RayExecutor:
             if handle in probes:
                 probes[handle].on_probe(handle)
         return [h for h in ready if h not in probes]
+
+    def logs(self) -> str | None:
+        """This node's Ray log directory (a cluster's workers log on their own nodes, under the same path)."""
+        try:
+            return self.ray._private.worker._global_node.get_logs_dir_path()
+        except AttributeError:  # no local node (Ray Client), or a Ray without this private API
+            return "/tmp/ray/session_latest/logs on each node"
 
     def shutdown(self) -> None:
         for actor in self.denoisers:

@@ -127,8 +127,11 @@ class RunOutput:
     def open(self) -> set[int]:
         """Prepare the directory (see :meth:`check`); return the batches already written by an earlier attempt."""
         done = self.check()
+        self.opened_at = now()
         if self.manifest:
-            self.manifest["resumed_at"] = [*self.manifest.get("resumed_at", []), now()]
+            if self.manifest.get("status") == "running" and done:
+                self.manifest["parts"] = [*self.manifest.get("parts", []), self._interrupted_part(done)]
+            self.manifest["resumed_at"] = [*self.manifest.get("resumed_at", []), self.opened_at]
         else:
             self.dir.mkdir(parents=True, exist_ok=True)
             self.manifest = {
@@ -146,6 +149,14 @@ class RunOutput:
         self._write_manifest()
         return done
 
+    def _interrupted_part(self, done: set[int]) -> dict:
+        """What an attempt that died left: its batches, and its time until its last batch file was written."""
+        started = ([self.manifest["started_at"]] + self.manifest.get("resumed_at", []))[-1]
+        last = max((self.dir / f"batch-{b:06d}.parquet").stat().st_mtime for b in done)
+        wall = max(0.0, last - datetime.fromisoformat(started).timestamp())
+        earlier = sum(p.get("batches", 0) for p in self.manifest.get("parts", []))
+        return {"started_at": started, "interrupted": True, "batches": len(done) - earlier, "wall_time_s": wall}
+
     @property
     def run_id(self) -> str:
         return self.manifest["run_id"]
@@ -158,7 +169,12 @@ class RunOutput:
         write_atomic(self.dir / f"batch-{batch:06d}.parquet", to_parquet(pa.table(rows)))
 
     def finish(self, totals: dict) -> None:
-        self.manifest.update(status="complete", finished_at=now(), totals=totals)
+        """Mark the run complete; a resumed run's totals add up its parts (each part's own are kept in ``parts``)."""
+        parts = [*self.manifest.get("parts", []), {"started_at": self.opened_at, "finished_at": now(), **totals}]
+        summed = {key: sum(p.get(key, 0) for p in parts) for key in totals if key != "cache_hit_rate"}
+        lookups = summed.get("cache_hits", 0) + summed.get("cache_misses", 0)
+        summed["cache_hit_rate"] = summed.get("cache_hits", 0) / lookups if lookups else 0.0
+        self.manifest.update(status="complete", finished_at=now(), totals=summed, parts=parts)
         self._write_manifest()
 
     def _write_manifest(self) -> None:

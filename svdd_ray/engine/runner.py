@@ -123,6 +123,8 @@ class BatchRunner:
         )
 
     def _advance(self, batch: int, values: torch.Tensor | None) -> NeedRewards | BatchDone:
+        if batch not in self._batches:
+            raise LookupError(f"batch {batch} is not on this denoiser (it was restarted)")
         sampler, state = self._batches[batch]
         began = time.perf_counter()
         try:
