@@ -1,15 +1,55 @@
 #!/usr/bin/env bash
 # The README's cluster walk-through, for real: a loopback Ray head, a submitted job, the Parquet
 # output read back, then the head stopped. Usage: bash scripts/ray_job_walkthrough.sh [CONFIG]
+#
+# Only the head this script starts is stopped (never `ray stop`, which stops every Ray on the host):
+# the head gets its own --temp-dir, and at exit the processes whose command line names that
+# directory (GCS, raylet, dashboard, monitors) are stopped with all their descendants (agents,
+# workers, the job's driver).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 config=${1:-configs/demo_bitstrings.yaml}
 out=$(mktemp -d)/run
+ray_tmp=$(mktemp -d /tmp/svdd-ray-head-XXXXXX) # short: Ray's socket paths live under it
 # Token auth is on by default in Ray 2.60: head and client must agree on the mode.
 export RAY_AUTH_MODE=token
-trap 'ray stop --force >/dev/null 2>&1 || true' EXIT
-ray start --head --node-ip-address=127.0.0.1 --port=6399 --num-cpus=2 \
-  --dashboard-host=127.0.0.1 --dashboard-port=8299 --dashboard-agent-listen-port=52399 \
+
+# Stop the processes of this head only: SIGTERM, then SIGKILL what is left after 5 s.
+stop_head() {
+  python - "$ray_tmp" <<'PY' || true
+import sys
+import ray  # noqa: F401 - puts Ray's vendored psutil on sys.path
+import psutil
+tmp, procs = sys.argv[1], {}
+me = {q.pid for q in [psutil.Process(), *psutil.Process().parents()]}  # this snippet names tmp too
+for p in psutil.process_iter():
+    try:
+        if p.pid not in me and any(tmp in arg for arg in p.cmdline()):
+            procs.update({q.pid: q for q in [p, *p.children(recursive=True)]})
+    except psutil.Error:
+        pass
+for p in procs.values():
+    try:
+        p.terminate()
+    except psutil.Error:
+        pass
+_, alive = psutil.wait_procs(list(procs.values()), timeout=5)
+for p in alive:
+    try:
+        p.kill()
+    except psutil.Error:
+        pass
+_, left = psutil.wait_procs(alive, timeout=10)
+print(f"stopped the Ray head of {tmp}: {len(procs)} processes" + (f"; still running: {left}" if left else ""))
+PY
+}
+# Its logs stay in $ray_tmp when the walk-through fails.
+trap 'status=$?; stop_head; [ "$status" -ne 0 ] || rm -rf "$ray_tmp"' EXIT
+
+# Ray turns --node-ip-address=127.0.0.1 into the host's routable IP unless it runs local-only
+# (RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0); with a loopback node IP every server binds to 127.0.0.1.
+RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0 ray start --head --node-ip-address=127.0.0.1 --port=6399 --num-cpus=2 \
+  --temp-dir="$ray_tmp" --dashboard-host=127.0.0.1 --dashboard-port=8299 --dashboard-agent-listen-port=52399 \
   --include-dashboard=true --disable-usage-stats >/dev/null
 # The job agent comes up a little after the head; until it does, submissions are refused
 # ("No available agent") without creating a job, so only that refusal is retried.
@@ -30,4 +70,30 @@ import sys, pandas as pd
 frame = pd.read_parquet(sys.argv[1])
 print(f"read {len(frame)} rows from {sys.argv[1]}; median reward {frame.reward.median():.3f}")
 assert len(frame) > 0 and not frame.invalid.all()
+PY
+# The head listens on loopback only.
+python - "$ray_tmp" <<'PY'
+import ipaddress, sys
+import ray  # noqa: F401 - puts Ray's vendored psutil on sys.path
+import psutil
+tmp, procs, exposed, count = sys.argv[1], {}, [], 0
+me = {q.pid for q in [psutil.Process(), *psutil.Process().parents()]}
+for p in psutil.process_iter():
+    try:
+        if p.pid not in me and any(tmp in arg for arg in p.cmdline()):
+            procs.update({q.pid: q for q in [p, *p.children(recursive=True)]})
+    except psutil.Error:
+        pass
+for p in procs.values():
+    try:
+        listening = [c for c in p.net_connections(kind="inet") if c.status == psutil.CONN_LISTEN]
+    except psutil.Error:
+        continue
+    for c in listening:
+        ip = ipaddress.ip_address(c.laddr.ip)
+        count += 1
+        if not (getattr(ip, "ipv4_mapped", None) or ip).is_loopback:
+            exposed.append(f"{p.name()} {c.laddr.ip}:{c.laddr.port}")
+print(f"the head's {count} listening sockets are on loopback" if not exposed else f"listening beyond loopback: {exposed}")
+assert count and not exposed
 PY

@@ -9,6 +9,7 @@ import sys
 import time
 
 from svdd_ray.config import ConfigError, load_config
+from svdd_ray.errors import RunFailed
 
 
 class Progress:
@@ -24,6 +25,17 @@ class Progress:
 
     def __call__(self, event: dict) -> None:
         if not self.enabled:
+            return
+        if event["kind"] == "waiting":
+            need, have = event["need"], event["have"]
+            print(
+                f"waiting for the cluster to grow: the actors need {need['CPU']:g} CPUs / {need['GPU']:g} GPUs, "
+                f"it has {have['CPU']:g} / {have['GPU']:g} ({event['elapsed_s']:.0f} of {event['timeout_s']:g} s)",
+                file=sys.stderr,
+            )
+            return
+        if event["kind"] == "replay":
+            print(f"batch {event['batch']}: denoiser failed ({event['error']}); replaying it", file=sys.stderr)
             return
         if event["kind"] == "start":
             from tqdm import tqdm
@@ -113,7 +125,6 @@ def report_command(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from svdd_ray.engine.driver import RunFailed
     from svdd_ray.report import RunDirError
 
     try:

@@ -187,6 +187,7 @@ class ResourcesConfig:
     denoiser_num_gpus: float = 0.0
     max_inflight_batches: int = 4
     max_retries: int = 2
+    start_timeout_s: float = 600.0
 
     def check(self, path: str) -> None:
         if self.backend not in ("ray", "local"):
@@ -196,6 +197,8 @@ class ResourcesConfig:
         _at_least(self, path, "max_retries", 0)
         if self.denoiser_num_cpus < 0 or self.denoiser_num_gpus < 0:
             raise ConfigError(f"{path}.denoiser_num_cpus/num_gpus: must be >= 0")
+        if not self.start_timeout_s > 0:
+            raise ConfigError(f"{path}.start_timeout_s: must be > 0, got {self.start_timeout_s}")
 
 
 @dataclass

@@ -9,7 +9,7 @@ from engine_helpers import SAMPLE_COLUMNS, read_samples, small_config, with_reso
 
 from svdd_ray import engine
 from svdd_ray.cli import main
-from svdd_ray.engine.driver import RunFailed
+from svdd_ray.errors import RunFailed
 
 pytestmark = pytest.mark.timeout(240)
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from svdd_ray.config import Config
 from svdd_ray.engine.cache import RewardCache
-from svdd_ray.engine.cluster import check_resources, connect
+from svdd_ray.engine.cluster import check_resources, connect, release_resources, wait_for_resources
 from svdd_ray.engine.driver import Driver
 from svdd_ray.engine.executors import Executor, LocalExecutor, RayExecutor
 from svdd_ray.engine.output import RunOutput
@@ -30,15 +30,23 @@ def check_plugins(config: Config) -> None:
         resolve("reward", c.target, f"reward.components[{i}].target")
 
 
-def start_executor(config: Config, rewards: dict[str, Reward]) -> Executor:
+def start_executor(
+    config: Config, rewards: dict[str, Reward], progress: Callable[[dict], None] | None = None
+) -> Executor:
     """Start the executor and wait until it has built the model side; a build failure is a ConfigError.
 
     ``rewards`` (built in this process) score in the local executor; Ray builds its own per actor.
+    On a cluster with an autoscaler that is too small right now, wait for it to grow (``waiting``
+    events to ``progress``), at most ``resources.start_timeout_s``.
     """
     if config.resources.backend == "local":
         return LocalExecutor(config, rewards)
     connect(config.resources.address, config.resources.num_cpus)
-    check_resources(config)
+    if not check_resources(config):
+        try:
+            wait_for_resources(config, progress)
+        finally:
+            release_resources()  # the pending actors keep asking the autoscaler themselves
     executor = RayExecutor(config)
     try:
         executor.ready()
@@ -60,7 +68,7 @@ def run(config: Config, progress: Callable[[dict], None] | None = None) -> tuple
     try:
         output = RunOutput(config)
         output.check()
-        executor = start_executor(config, rewards)
+        executor = start_executor(config, rewards, progress)
         cache = RewardCache(config.reward.cache_file, enabled=config.reward.cache)
         keys = {name: key_function(reward) for name, reward in rewards.items()}
         done = output.open()

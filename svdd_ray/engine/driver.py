@@ -21,6 +21,7 @@ from svdd_ray.engine.cache import RewardCache
 from svdd_ray.engine.executors import Executor, Handle, last_line
 from svdd_ray.engine.output import RunOutput, object_cell
 from svdd_ray.engine.runner import BatchDone, NeedRewards
+from svdd_ray.errors import RunFailed
 from svdd_ray.rewards import combine
 
 
@@ -65,10 +66,6 @@ class Denoising:
 def batch_sizes(num_samples: int, batch_size: int) -> list[int]:
     full, rest = divmod(num_samples, batch_size)
     return [batch_size] * full + ([rest] if rest else [])
-
-
-class RunFailed(RuntimeError):
-    """A batch whose denoiser kept failing: the run stops (finished batches stay on disk for resume)."""
 
 
 class Driver:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import re
+import time
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -16,7 +17,7 @@ import numpy as np
 
 from svdd_ray.config import Config, RewardComponent
 from svdd_ray.engine.runner import BatchDone, BatchRunner, NeedRewards
-from svdd_ray.errors import ConfigError
+from svdd_ray.errors import ConfigError, RunFailed
 from svdd_ray.protocol import Reward
 from svdd_ray.rewards import build_reward, score_safely
 
@@ -265,8 +266,78 @@ class RayRewardPool:
             self.ray.kill(actor)
 
 
+class RayDenoisers:
+    """The denoiser actors: which batch each owns, and which are up.
+
+    Ray restarts a denoiser that dies (``max_restarts=-1``). Until the restarted actor answers its
+    readiness probe (its node may still be coming back), new and replayed batches go only to the
+    others; with none up, :meth:`place` waits for one, at most ``restart_timeout_s``.
+    """
+
+    def __init__(self, ray, config: Config) -> None:
+        res = config.resources
+        self.ray = ray
+        actor_class = ray.remote(DenoiserActor).options(
+            num_cpus=res.denoiser_num_cpus, num_gpus=res.denoiser_num_gpus, max_restarts=-1, max_task_retries=0
+        )
+        self.actors = [actor_class.remote(config) for _ in range(res.denoiser_actors)]
+        self.restart_timeout_s = res.start_timeout_s
+        self.owner: dict[int, int] = {}  # batch -> actor index
+        self.calls: dict[Handle, int] = {}  # denoising call -> actor index
+        self.up: set[int] = set(range(len(self.actors)))
+        self.probes: dict[Handle, int] = {}  # readiness probe of a restarting actor -> its index
+
+    def call(self, batch: int, method: str, *args) -> Handle:
+        """Call ``method`` of the actor that owns ``batch`` (``start`` places the batch first)."""
+        if method == "start":
+            self.owner[batch] = self.place()
+        i = self.owner[batch]
+        handle = getattr(self.actors[i], method).remote(batch, *args)
+        self.calls[handle] = i
+        return handle
+
+    def place(self) -> int:
+        """The least loaded actor that is up (waiting for a restart when none is)."""
+        deadline = time.monotonic() + self.restart_timeout_s
+        while not self.up:
+            if not self.probes or time.monotonic() > deadline:
+                raise RunFailed(f"no denoiser actor came back within {self.restart_timeout_s:g} s")
+            ready, _ = self.ray.wait(list(self.probes), num_returns=1, timeout=max(0.0, deadline - time.monotonic()))
+            for probe in ready:
+                self.on_probe(probe)
+        loads = {i: 0 for i in self.up}
+        for i in self.owner.values():
+            if i in loads:
+                loads[i] += 1
+        return min(loads, key=lambda i: (loads[i], i))
+
+    def outcome(self, handle: Handle) -> NeedRewards | BatchDone:
+        i = self.calls.pop(handle)
+        try:
+            outcome = self.ray.get(handle, timeout=60)
+        except self.ray.exceptions.RayActorError:
+            if i in self.up:  # it died: probe it until Ray has restarted it
+                self.up.discard(i)
+                self.probes[self.actors[i].ready.remote()] = i
+            raise
+        if isinstance(outcome, BatchDone):
+            self.owner.pop(outcome.batch, None)
+        return outcome
+
+    def on_probe(self, probe: Handle) -> None:
+        i = self.probes.pop(probe)
+        try:
+            error = self.ray.get(probe, timeout=60)
+        except self.ray.exceptions.RayActorError:
+            self.probes[self.actors[i].ready.remote()] = i  # died again while restarting
+            return
+        if error:
+            raise RunFailed(f"a restarted denoiser actor failed to build: {error}")
+        self.up.add(i)
+
+
 class RayExecutor:
-    """Denoiser actors own batches (least loaded first); one :class:`RayRewardPool` per component.
+    """Denoiser actors own batches (see :class:`RayDenoisers`); one :class:`RayRewardPool` per component.
 
     A reward actor gets one call at a time (the driver queues the rest), so a call's deadline
     measures the reward itself.
@@ -276,21 +347,15 @@ class RayExecutor:
         import ray
 
         self.ray = ray
-        res = config.resources
-        # A denoiser that dies is restarted by Ray (as often as it takes); its batches are replayed by the driver.
-        denoiser = ray.remote(DenoiserActor).options(
-            num_cpus=res.denoiser_num_cpus, num_gpus=res.denoiser_num_gpus, max_restarts=-1, max_task_retries=0
-        )
-        self.denoisers = [denoiser.remote(config) for _ in range(res.denoiser_actors)]
-        self.owner: dict[int, int] = {}  # batch -> denoiser index
+        self.denoisers = RayDenoisers(ray, config)
         self.pools = {
-            c.name: RayRewardPool(ray, c, res.max_retries, f"reward.components[{i}].target")
+            c.name: RayRewardPool(ray, c, config.resources.max_retries, f"reward.components[{i}].target")
             for i, c in enumerate(config.reward.components)
         }
 
     def ready(self) -> None:
         try:
-            errors = self.ray.get([d.ready.remote() for d in self.denoisers])
+            errors = self.ray.get([d.ready.remote() for d in self.denoisers.actors])
         except Exception as err:  # noqa: BLE001 - e.g. svdd_ray or torch missing on the cluster's nodes
             raise ConfigError(f"model: denoiser actors fail to start on the cluster ({last_line(err)})") from None
         error = next((e for e in errors if e), None)
@@ -298,23 +363,18 @@ class RayExecutor:
             raise ConfigError(error)
 
     def start(self, batch: int, num_samples: int) -> Handle:
-        self.owner.pop(batch, None)  # a replayed batch goes to the least loaded denoiser too
-        loads = [list(self.owner.values()).count(i) for i in range(len(self.denoisers))]
-        self.owner[batch] = loads.index(min(loads))
-        return self.denoisers[self.owner[batch]].start.remote(batch, num_samples)
+        return self.denoisers.call(batch, "start", num_samples)
 
     def resume(self, batch: int, rewards: np.ndarray) -> Handle:
-        return self.denoisers[self.owner[batch]].resume.remote(batch, rewards)
+        return self.denoisers.call(batch, "resume", rewards)
 
     def outcome(self, handle: Handle) -> NeedRewards | BatchDone:
-        outcome = self.ray.get(handle, timeout=60)
-        if isinstance(outcome, BatchDone):
-            self.owner.pop(outcome.batch, None)
-        return outcome
+        return self.denoisers.outcome(handle)
 
     def wait(self, handles: list, timeout: float | None) -> list:
-        """Finished handles; readiness probes of reward actors are handled here, not returned."""
+        """Finished handles; readiness probes of restarting actors are handled here, not returned."""
         probes = {probe: pool for pool in self.pools.values() for probe in pool.probes}
+        probes.update((probe, self.denoisers) for probe in self.denoisers.probes)
         watched = [*handles, *probes]
         if not watched:
             return []
@@ -335,7 +395,7 @@ class RayExecutor:
             return "/tmp/ray/session_latest/logs on each node"
 
     def shutdown(self) -> None:
-        for actor in self.denoisers:
+        for actor in self.denoisers.actors:
             self.ray.kill(actor)
         for pool in self.pools.values():
             pool.shutdown()
