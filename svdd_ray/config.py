@@ -20,7 +20,7 @@ import yaml
 
 from svdd_ray.errors import ConfigError
 from svdd_ray.plugins import domain_of_model
-from svdd_ray.samplers import METHODS
+from svdd_ray.samplers import METHODS, check_selection_plan
 from svdd_ray.sampling import sampler_options
 
 __all__ = ["Config", "ConfigError", "PluginSpec", "RewardComponent", "apply_override", "from_dict", "load_config"]
@@ -56,6 +56,12 @@ class RunConfig:
                 raise ConfigError(
                     f"{path}.options.{key}: not an option of {self.method} (options: {allowed or 'none'})"
                 )
+        if {"select_every", "select_window"} & set(self.options):
+            plan = {"select_every": 1, "select_window": (0.0, 1.0), **self.options}
+            try:
+                check_selection_plan(plan["select_every"], plan["select_window"])
+            except ValueError as err:
+                raise ConfigError(f"{path}.options: {err}") from None
 
 
 @dataclass

@@ -9,7 +9,7 @@ local function, or reward actors on a cluster — is the driver's business, not 
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Callable, Generator, Iterator, Sequence
 from typing import NamedTuple
 
 import torch
@@ -36,6 +36,70 @@ def rollout(model: DiffusionModel, n: int, generator: torch.Generator) -> Iterat
     for t in range(model.num_steps, 0, -1):
         x = model.propose(x, t, generator)
         yield t - 1, x
+
+
+def check_selection_plan(select_every: int, select_window: Sequence[float]) -> None:
+    """Raise ValueError (naming the option) unless the plan is valid; see :func:`selection_plan`."""
+    if isinstance(select_every, bool) or not isinstance(select_every, int) or select_every < 1:
+        raise ValueError(f"select_every must be an integer >= 1, got {select_every!r}")
+    window = list(select_window) if isinstance(select_window, (list, tuple)) else None
+    if not window or len(window) != 2 or not all(isinstance(w, (int, float)) for w in window):
+        raise ValueError(f"select_window must be [start, stop] (fractions of the reverse steps), got {select_window!r}")
+    if not 0.0 <= window[0] < window[1] <= 1.0:
+        raise ValueError(f"select_window must satisfy 0 <= start < stop <= 1, got {select_window!r}")
+
+
+def selection_plan(
+    num_steps: int, select_every: int = 1, select_window: Sequence[float] = (0.0, 1.0)
+) -> tuple[set[int], set[int]]:
+    """The steps ``t`` (x_t -> x_{t-1}) where a method guides, and those where it selects among scored candidates.
+
+    A step is guided when the fraction of the reverse process done before it,
+    ``(num_steps - t) / num_steps``, lies in ``[start, stop)`` of ``select_window`` (``[0.4, 1]``:
+    only the last 60% of the steps, where x0_hat is informative). Among guided steps every
+    ``select_every``-th selects, counted back from the window's last step, so each window ends
+    on a selection. Outside the window states move by the pretrained model alone. The defaults
+    guide and select at every step.
+    """
+    check_selection_plan(select_every, select_window)
+    start, stop = select_window
+    guided = {t for t in range(1, num_steps + 1) if start <= (num_steps - t) / num_steps < stop}
+    last = min(guided, default=1)
+    return guided, {t for t in guided if (t - last) % select_every == 0}
+
+
+def _branch_and_select(
+    model: DiffusionModel,
+    num_samples: int,
+    num_candidates: int,
+    generator: torch.Generator,
+    plan: tuple[set[int], set[int]],
+    choose: Callable[[Tensor, Tensor], tuple[Tensor, Tensor]],
+) -> Sampler:
+    """Chains that branch into ``num_candidates`` candidates at guided steps and are cut back by ``choose``.
+
+    Candidates branch from the last selected state and each moves by the pretrained model until
+    the next selecting step; there ``choose(candidates, values)`` keeps one state per chain and
+    its value. With ``select_every = k`` a candidate is a k-step rollout, so the reward is asked
+    for once per k steps. Outside the window the chains move alone.
+    """
+    guided, selecting = plan
+    x = model.sample_prior(num_samples, generator)
+    candidates, rewards = None, None
+    for t in range(model.num_steps, 0, -1):
+        if t not in guided:
+            x = model.propose(x, t, generator)
+            continue
+        if candidates is None:
+            candidates = x.repeat_interleave(num_candidates, dim=0)
+        candidates = model.propose(candidates, t, generator)
+        if t in selecting:
+            values = yield ValueRequest(candidates, t - 1)
+            x, rewards = choose(candidates, values)
+            candidates = None
+    if 1 not in selecting:
+        rewards = yield ValueRequest(x, 0)
+    return x, rewards
 
 
 def final_states(model: DiffusionModel, n: int, generator: torch.Generator) -> Tensor:
@@ -82,18 +146,20 @@ def svdd(
     num_candidates: int,
     alpha: float,
     generator: torch.Generator,
+    select_every: int = 1,
+    select_window: Sequence[float] = (0.0, 1.0),
 ) -> Sampler:
-    """SVDD: per step, ``num_candidates`` proposals per chain, keep one by soft value."""
-    x = model.sample_prior(num_samples, generator)
-    rewards = None
-    for t in range(model.num_steps, 0, -1):
-        candidates = model.propose(x.repeat_interleave(num_candidates, dim=0), t, generator)
-        values = (yield ValueRequest(candidates, t - 1)).view(num_samples, num_candidates)
+    """SVDD: ``num_candidates`` proposals per chain, keep one by soft value (argmax at alpha = 0, else a draw
+    from softmax(v / alpha)); every step by default, else as :func:`selection_plan` says."""
+
+    def choose(candidates: Tensor, values: Tensor) -> tuple[Tensor, Tensor]:
+        values = values.view(num_samples, num_candidates)
         pick = select_candidates(values, alpha, generator)
         rows = torch.arange(num_samples, device=values.device)
-        x = candidates[(rows * num_candidates + pick).to(candidates.device)]
-        rewards = values[rows, pick]
-    return x, rewards
+        return candidates[(rows * num_candidates + pick).to(candidates.device)], values[rows, pick]
+
+    plan = selection_plan(model.num_steps, select_every, select_window)
+    return (yield from _branch_and_select(model, num_samples, num_candidates, generator, plan, choose))
 
 
 def beam(
@@ -102,16 +168,18 @@ def beam(
     num_samples: int,
     num_candidates: int,
     generator: torch.Generator,
+    select_every: int = 1,
+    select_window: Sequence[float] = (0.0, 1.0),
 ) -> Sampler:
-    """Beam search: keep the best ``num_samples`` of all ``num_samples * num_candidates`` proposals."""
-    x = model.sample_prior(num_samples, generator)
-    rewards = None
-    for t in range(model.num_steps, 0, -1):
-        candidates = model.propose(x.repeat_interleave(num_candidates, dim=0), t, generator)
-        values = yield ValueRequest(candidates, t - 1)
+    """Beam search: keep the best ``num_samples`` of all ``num_samples * num_candidates`` proposals; every step
+    by default, else as :func:`selection_plan` says."""
+
+    def choose(candidates: Tensor, values: Tensor) -> tuple[Tensor, Tensor]:
         idx = top_k(values, num_samples)
-        x, rewards = candidates[idx.to(candidates.device)], values[idx]
-    return x, rewards
+        return candidates[idx.to(candidates.device)], values[idx]
+
+    plan = selection_plan(model.num_steps, select_every, select_window)
+    return (yield from _branch_and_select(model, num_samples, num_candidates, generator, plan, choose))
 
 
 def smc(
@@ -123,13 +191,16 @@ def smc(
     generator: torch.Generator,
     ess_threshold: float = 1.0,
     resampling: str = "systematic",
+    select_every: int = 1,
+    select_window: Sequence[float] = (0.0, 1.0),
 ) -> Sampler:
     """Sequential Monte Carlo / FK steering with twisting potentials ``exp(v / alpha)``.
 
-    ``num_samples * num_candidates`` particles move by the pretrained proposal; weights
-    ``exp((v_{t-1}(x_{t-1}) - v_t(x_t)) / alpha)`` accumulate between resamplings, which
-    happen when ESS < ``ess_threshold`` * particles (1.0: every step). The outputs are
-    ``num_samples`` draws from the final weighted particles.
+    ``num_samples * num_candidates`` particles move by the pretrained proposal; at each selecting
+    step (:func:`selection_plan`) and at the end they are scored, weights
+    ``exp((v(x_now) - v(x_last scored)) / alpha)`` accumulate between resamplings, which happen
+    at selection steps when ESS < ``ess_threshold`` * particles (1.0: every time). The outputs
+    are ``num_samples`` draws from the final weighted particles.
     """
     if alpha <= 0:
         raise ValueError("smc needs alpha > 0 (weights are exp(value / alpha))")
@@ -137,12 +208,18 @@ def smc(
         raise ValueError(f"ess_threshold must be in [0, 1], got {ess_threshold}")
     if resampling not in ("multinomial", "systematic"):
         raise ValueError(f"resampling must be 'multinomial' or 'systematic', got {resampling!r}")
+    selecting = selection_plan(model.num_steps, select_every, select_window)[1] | {1}  # the end is always scored
     particles = num_samples * num_candidates
     x = model.sample_prior(particles, generator)
-    values = yield ValueRequest(x, model.num_steps)
+    if model.num_steps in selecting:
+        values = yield ValueRequest(x, model.num_steps)
+    else:  # the first potential is exp(v / alpha) at the first scored step
+        values = torch.zeros(particles, dtype=torch.float64)
     log_w = torch.zeros_like(values)
     for t in range(model.num_steps, 0, -1):
         x = model.propose(x, t, generator)
+        if t not in selecting:
+            continue
         new_values = yield ValueRequest(x, t - 1)
         previous = torch.where(torch.isfinite(values), values, torch.zeros_like(values))
         log_w = torch.where(
