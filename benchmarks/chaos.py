@@ -17,7 +17,7 @@ import time
 
 import pandas as pd
 import ray
-from common import demo_config, table, warm_executor
+from common import fault_config, table, warm_executor
 
 from svdd_ray.engine.cache import RewardCache
 from svdd_ray.engine.driver import Driver
@@ -66,28 +66,10 @@ def main() -> None:
     args = parser.parse_args()
     ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
 
-    def config():
-        reward = {
-            "target": "sleepy_ones",
-            "options": {"latency_s": args.latency},
-            "actors": 2,
-            "num_cpus": 0.5,
-            "chunk_size": 8,
-        }
-        cfg = demo_config(
-            backend="ray",
-            reward=reward,
-            num_samples=args.samples,
-            batch_size=8,
-            num_candidates=4,
-            length=16,
-            num_steps=8,
-            inflight=4,
-            denoisers=2,
-            cache=True,
+    def config():  # faults are the point here: never give up on a batch or a call
+        return fault_config(
+            args.samples, args.latency, reward_actors=2, reward_cpus=0.5, denoiser_cpus=0.1, retries=1000
         )
-        cfg.resources.max_retries = 1000  # faults are the point here: never give up on a batch or a call
-        return cfg
 
     base_wall, base, _, base_samples = run(config(), None, args.seed)
     wall, totals, killed, samples = run(config(), args.kill_every, args.seed)

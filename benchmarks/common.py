@@ -60,6 +60,34 @@ def demo_config(
     return from_dict(Config, data, "config")
 
 
+def fault_config(
+    samples: int, latency: float, *, reward_actors: int, reward_cpus: float, denoiser_cpus: float, retries: int
+) -> Config:
+    """The fault benchmarks' job on Ray: 2 denoisers, batches of 8, M = 4, T = 8, a sleepy reward, cache on."""
+    reward = {
+        "target": "sleepy_ones",
+        "options": {"latency_s": latency},
+        "actors": reward_actors,
+        "num_cpus": reward_cpus,
+        "chunk_size": 8,
+    }
+    config = demo_config(
+        backend="ray",
+        reward=reward,
+        num_samples=samples,
+        batch_size=8,
+        num_candidates=4,
+        length=16,
+        num_steps=8,
+        inflight=4,
+        denoisers=2,
+        cache=True,
+    )
+    config.resources.denoiser_num_cpus = denoiser_cpus
+    config.resources.max_retries = retries
+    return config
+
+
 def table(headers: list[str], rows: list[list]) -> str:
     cells = [[f"{c:.3f}" if isinstance(c, float) else str(c) for c in row] for row in rows]
     widths = [max(len(h), *(len(r[i]) for r in cells)) for i, h in enumerate(headers)]

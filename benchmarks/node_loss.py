@@ -24,23 +24,11 @@ import time
 from pathlib import Path
 
 import pandas as pd
-from common import demo_config, table
+from common import fault_config, table
 
 RAY = str(Path(sys.executable).with_name("ray"))
 os.environ.setdefault("RAY_AUTH_MODE", "token")  # the nodes and this driver must agree (read when Ray loads)
 COLUMNS = ["index", "batch", "object", "reward", "invalid"]
-
-
-def processes() -> dict[int, str]:
-    """pid -> command line of every process on this (Linux) machine."""
-    out = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                out[int(entry.name)] = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-            except OSError:
-                pass
-    return out
 
 
 class Cluster:
@@ -61,19 +49,18 @@ class Cluster:
 
     def raylet(self, node_manager_port: int) -> int:
         """The pid of the raylet of the node started with ``node_manager_port``."""
-        for pid, cmd in processes().items():
-            if "raylet" in cmd and f"--node_manager_port={node_manager_port}" in cmd and self.temp in cmd:
+        from svdd_ray.engine import ray_processes  # imports Ray: only after RAY_AUTH_MODE is set
+
+        for pid, proc in ray_processes.processes(f"--node_manager_port={node_manager_port}").items():
+            if "raylet" in proc.name() and any(self.temp in arg for arg in proc.cmdline()):
                 return pid
         raise RuntimeError(f"no raylet on port {node_manager_port}")
 
     def stop(self) -> None:
-        """Kill every process of this cluster (found by its temp dir), and nothing else."""
-        for pid, cmd in processes().items():
-            if self.temp in cmd:
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except OSError:
-                    pass
+        """Stop every process of this cluster (found by its temp dir), and nothing else."""
+        from svdd_ray.engine import ray_processes
+
+        ray_processes.stop(self.temp)
         shutil.rmtree(self.temp, ignore_errors=True)
 
 
@@ -118,23 +105,8 @@ def main() -> None:
         cluster.add_node(46012)  # B
         ray.init(address=cluster.address, _node_ip_address="127.0.0.1", log_to_driver=False)
 
-        def config():
-            reward = {"target": "sleepy_ones", "options": {"latency_s": 0.01}, "actors": 4, "num_cpus": 0.25}
-            cfg = demo_config(
-                backend="ray",
-                reward=reward,
-                num_samples=args.samples,
-                batch_size=8,
-                num_candidates=4,
-                length=16,
-                num_steps=8,
-                inflight=4,
-                denoisers=2,
-                cache=True,
-            )
-            cfg.resources.denoiser_num_cpus = 1.0  # 2 x 1 + 4 x 0.25 = 3 CPUs: more than one node holds
-            cfg.resources.max_retries = 2  # the default: node loss must not exhaust it
-            return cfg
+        def config():  # 2 x 1 + 4 x 0.25 = 3 CPUs: more than one worker node holds
+            return fault_config(args.samples, 0.01, reward_actors=4, reward_cpus=0.25, denoiser_cpus=1.0, retries=2)
 
         base_wall, base, base_samples = run(config(), cluster.address)
         events: dict[str, float] = {}

@@ -15,34 +15,7 @@ ray_tmp=$(mktemp -d /tmp/svdd-ray-head-XXXXXX) # short: Ray's socket paths live 
 export RAY_AUTH_MODE=token
 
 # Stop the processes of this head only: SIGTERM, then SIGKILL what is left after 5 s.
-stop_head() {
-  python - "$ray_tmp" <<'PY' || true
-import sys
-import ray  # noqa: F401 - puts Ray's vendored psutil on sys.path
-import psutil
-tmp, procs = sys.argv[1], {}
-me = {q.pid for q in [psutil.Process(), *psutil.Process().parents()]}  # this snippet names tmp too
-for p in psutil.process_iter():
-    try:
-        if p.pid not in me and any(tmp in arg for arg in p.cmdline()):
-            procs.update({q.pid: q for q in [p, *p.children(recursive=True)]})
-    except psutil.Error:
-        pass
-for p in procs.values():
-    try:
-        p.terminate()
-    except psutil.Error:
-        pass
-_, alive = psutil.wait_procs(list(procs.values()), timeout=5)
-for p in alive:
-    try:
-        p.kill()
-    except psutil.Error:
-        pass
-_, left = psutil.wait_procs(alive, timeout=10)
-print(f"stopped the Ray head of {tmp}: {len(procs)} processes" + (f"; still running: {left}" if left else ""))
-PY
-}
+stop_head() { python -m svdd_ray.engine.ray_processes stop "$ray_tmp" || true; }
 # Its logs stay in $ray_tmp when the walk-through fails.
 trap 'status=$?; stop_head; [ "$status" -ne 0 ] || rm -rf "$ray_tmp"' EXIT
 
@@ -72,28 +45,4 @@ print(f"read {len(frame)} rows from {sys.argv[1]}; median reward {frame.reward.m
 assert len(frame) > 0 and not frame.invalid.all()
 PY
 # The head listens on loopback only.
-python - "$ray_tmp" <<'PY'
-import ipaddress, sys
-import ray  # noqa: F401 - puts Ray's vendored psutil on sys.path
-import psutil
-tmp, procs, exposed, count = sys.argv[1], {}, [], 0
-me = {q.pid for q in [psutil.Process(), *psutil.Process().parents()]}
-for p in psutil.process_iter():
-    try:
-        if p.pid not in me and any(tmp in arg for arg in p.cmdline()):
-            procs.update({q.pid: q for q in [p, *p.children(recursive=True)]})
-    except psutil.Error:
-        pass
-for p in procs.values():
-    try:
-        listening = [c for c in p.net_connections(kind="inet") if c.status == psutil.CONN_LISTEN]
-    except psutil.Error:
-        continue
-    for c in listening:
-        ip = ipaddress.ip_address(c.laddr.ip)
-        count += 1
-        if not (getattr(ip, "ipv4_mapped", None) or ip).is_loopback:
-            exposed.append(f"{p.name()} {c.laddr.ip}:{c.laddr.port}")
-print(f"the head's {count} listening sockets are on loopback" if not exposed else f"listening beyond loopback: {exposed}")
-assert count and not exposed
-PY
+python -m svdd_ray.engine.ray_processes check-loopback "$ray_tmp"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import os
 import subprocess
@@ -15,6 +14,7 @@ from engine_helpers import component, small_config
 
 from svdd_ray.config import Config, ConfigError, from_dict
 from svdd_ray.engine import cluster
+from svdd_ray.engine.ray_processes import is_loopback
 
 # Run in a fresh process: ray.init state is per process and the test session has its own Ray.
 LISTENERS = r"""
@@ -22,6 +22,7 @@ import json, os, sys, time
 import ray  # first: Ray puts its vendored psutil on sys.path
 import psutil
 from svdd_ray.engine.cluster import connect
+from svdd_ray.engine.ray_processes import processes, sockets
 
 connect(None, 1)
 
@@ -39,31 +40,12 @@ ray.get([probe.pid.remote(), pid.remote()], timeout=120)
 time.sleep(5)  # the agents, monitor and metrics exporters bind a little after start
 session = ray._private.worker._global_node.get_session_dir_path()
 procs = {p.pid: p for p in [psutil.Process(), *psutil.Process().children(recursive=True)]}
-for p in psutil.process_iter():  # anything of this session that is not a descendant
-    try:
-        if session in " ".join(p.cmdline()):
-            procs.update({q.pid: q for q in [p, *p.children(recursive=True)]})
-    except psutil.Error:
-        pass
+procs.update(processes(session))  # anything of this session that is not a descendant
 from ray._private.authentication.authentication_utils import is_token_auth_enabled
-out = {"node_ip": ray.util.get_node_ip_address(), "token_auth": is_token_auth_enabled(), "sockets": []}
-for p in procs.values():
-    try:
-        name, conns = p.name(), p.net_connections(kind="inet")
-    except psutil.Error:
-        continue
-    for c in conns:
-        if c.status == psutil.CONN_LISTEN or (c.type == 2 and not c.raddr):  # TCP listeners, bound UDP sockets
-            out["sockets"].append([p.pid, name, "udp" if c.type == 2 else "tcp", c.laddr.ip, c.laddr.port])
+out = {"node_ip": ray.util.get_node_ip_address(), "token_auth": is_token_auth_enabled(), "sockets": sockets(procs)}
 ray.shutdown()
 print("LISTENERS " + json.dumps(out))
 """
-
-
-def _loopback(ip: str) -> bool:
-    address = ipaddress.ip_address(ip.split("%")[0])
-    mapped = getattr(address, "ipv4_mapped", None)
-    return (mapped or address).is_loopback
 
 
 def test_embedded_ray_listens_on_loopback_only_with_token_auth():
@@ -79,7 +61,7 @@ def test_embedded_ray_listens_on_loopback_only_with_token_auth():
     assert found["node_ip"] == "127.0.0.1"
     assert found["token_auth"]
     assert len(found["sockets"]) >= 4  # at least driver, GCS, raylet (2), agents: the probe saw Ray's servers
-    exposed = [s for s in found["sockets"] if not _loopback(s[3])]
+    exposed = [s for s in found["sockets"] if not is_loopback(s[3])]
     assert not exposed, f"listening beyond loopback: {exposed}"
 
 
@@ -88,7 +70,7 @@ def test_embedded_ray_listens_on_loopback_only_with_token_auth():
     [("127.0.0.1", True), ("::ffff:127.0.0.1", True), ("::1", True), ("0.0.0.0", False), ("::", False)],
 )
 def test_loopback_addresses(ip, loopback):
-    assert _loopback(ip) is loopback
+    assert is_loopback(ip) is loopback
 
 
 # ---------------------------------------------------------------------- resource check, autoscaler mocked
