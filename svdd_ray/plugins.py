@@ -110,19 +110,20 @@ def build(kind: str, target: str, options: dict | None = None, *args: Any, key: 
     options = dict(options or {})
     if not callable(obj):
         raise ConfigError(f"{key}: {kind} {target!r} is {type(obj).__name__}, not something to call")
+    options_key = key.removesuffix(".target") + ".options" if key.endswith(".target") else f"{key} options"
     reward_function = kind == "reward" and not inspect.isclass(obj)
-    _check_options(obj, [[]] if reward_function else args, options, kind, target, key)
+    _check_options(obj, [[]] if reward_function else args, options, f"{kind} {target!r}", options_key)
     if reward_function:
         return functools.partial(obj, **options) if options else obj
     try:
         return obj(*args, **options)
-    except ConfigError:
-        raise
+    except ConfigError as err:  # the plugin refused what its options asked for
+        raise ConfigError(f"{options_key}: {err}") from None
     except Exception as err:  # noqa: BLE001 - a plugin's failure to build is a config error
         raise ConfigError(f"{key}: building {kind} {target!r} failed: {_one_line(err)}") from None
 
 
-def _check_options(fn: Any, args: Any, options: dict, kind: str, target: str, key: str) -> None:
+def _check_options(fn: Any, args: Any, options: dict, what: str, options_key: str) -> None:
     """Refuse options that ``fn`` does not take, before it is called."""
     try:
         signature = inspect.signature(fn)
@@ -131,11 +132,8 @@ def _check_options(fn: Any, args: Any, options: dict, kind: str, target: str, ke
     try:
         signature.bind_partial(*args, **options)
     except TypeError as err:
-        options_key = key.removesuffix(".target") + ".options" if key.endswith(".target") else f"{key} options"
         takes = [n for n, p in signature.parameters.items() if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
-        raise ConfigError(
-            f"{options_key}: {kind} {target!r} {err} (it takes: {', '.join(takes) or 'nothing'})"
-        ) from None
+        raise ConfigError(f"{options_key}: {what} {err} (it takes: {', '.join(takes) or 'nothing'})") from None
 
 
 def _one_line(err: BaseException) -> str:
