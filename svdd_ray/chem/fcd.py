@@ -11,6 +11,7 @@ mean and covariance of the 512 penultimate activations:
 
 The distance needs two or more valid molecules and is biased upwards for small
 sets (MOSES reports it for 10,000 samples); compare values of equal sample size.
+ChemNet takes about 1.5 s per 1,000 molecules on two CPU threads.
 """
 
 from __future__ import annotations
