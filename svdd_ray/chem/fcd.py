@@ -24,6 +24,8 @@ from functools import lru_cache
 
 import numpy as np
 
+from svdd_ray.stats import frechet_distance
+
 __all__ = [
     "CHEMNET_ALPHABET",
     "CHEMNET_LENGTH",
@@ -134,20 +136,6 @@ def fcd_stats(smiles: Iterable[str] | Mapping[str, int], batch_size: int = 512, 
     centred = acts - mu
     sigma = (centred * weights[:, None]).T @ centred / (n - 1)
     return FCDStats(mu, sigma, int(n))
-
-
-def _psd_sqrt(matrix: np.ndarray) -> np.ndarray:
-    values, vectors = np.linalg.eigh((matrix + matrix.T) / 2)
-    return (vectors * np.sqrt(np.clip(values, 0, None))) @ vectors.T
-
-
-def frechet_distance(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma2: np.ndarray) -> float:
-    """Fréchet distance of two Gaussians; ``tr (S1 S2)^(1/2)`` from the eigenvalues of ``S1^(1/2) S2 S1^(1/2)``."""
-    diff = np.asarray(mu1, dtype=np.float64) - np.asarray(mu2, dtype=np.float64)
-    root = _psd_sqrt(np.asarray(sigma1, dtype=np.float64))
-    inner = root @ np.asarray(sigma2, dtype=np.float64) @ root
-    cross = float(np.sqrt(np.clip(np.linalg.eigvalsh((inner + inner.T) / 2), 0, None)).sum())
-    return float(diff @ diff + np.trace(sigma1) + np.trace(sigma2) - 2 * cross)
 
 
 def fcd(

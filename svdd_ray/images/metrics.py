@@ -20,6 +20,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from svdd_ray.stats import frechet_distance as gaussian_frechet_distance
+
 from .classifier import DigitClassifier, load_classifier
 from .data import load_digits_split
 
@@ -38,18 +40,11 @@ def classifier_outputs(classifier: DigitClassifier, x: Tensor, batch_size: int =
     return torch.cat(feats).numpy(), torch.cat(probs).numpy()
 
 
-def _sqrtm_psd(a: np.ndarray) -> np.ndarray:
-    w, v = np.linalg.eigh((a + a.T) / 2)
-    return (v * np.sqrt(np.clip(w, 0, None))) @ v.T
-
-
 def frechet_distance(feats_a: np.ndarray, feats_b: np.ndarray) -> float:
-    """``|mu_a - mu_b|^2 + tr(S_a + S_b - 2 (S_a^1/2 S_b S_a^1/2)^1/2)`` for two feature sets ``[n, d]``."""
-    mu_a, mu_b = feats_a.mean(0), feats_b.mean(0)
-    cov_a, cov_b = np.cov(feats_a, rowvar=False), np.cov(feats_b, rowvar=False)
-    root_a = _sqrtm_psd(cov_a)
-    cross = np.sqrt(np.clip(np.linalg.eigvalsh(root_a @ cov_b @ root_a), 0, None)).sum()
-    return float(((mu_a - mu_b) ** 2).sum() + np.trace(cov_a) + np.trace(cov_b) - 2.0 * cross)
+    """The Fréchet distance of the Gaussians fitted to two feature sets ``[n, d]``."""
+    return gaussian_frechet_distance(
+        feats_a.mean(0), np.cov(feats_a, rowvar=False), feats_b.mean(0), np.cov(feats_b, rowvar=False)
+    )
 
 
 def nearest_neighbour_l2(x: Tensor, reference: Tensor, batch_size: int = 512) -> np.ndarray:
