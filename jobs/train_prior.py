@@ -6,7 +6,8 @@
 The config's ``domain:`` picks the training-config schema and the trainer:
 
 * ``molecules``: :class:`svdd_ray.chem.train.MolPriorConfig` (masked diffusion on MOSES SELFIES);
-* ``digits``: :class:`svdd_ray.images.train.DigitsPriorConfig` (Gaussian diffusion on digit images).
+* ``digits``: :class:`svdd_ray.images.train.DigitsPriorConfig` (Gaussian diffusion on digit images);
+* ``dna``: :class:`svdd_ray.dna.prior.DnaPriorConfig` (masked diffusion on 200-bp DNase sites).
 
 ``--set train.max_minutes=3`` overrides one (dotted) key; the value is parsed as YAML.
 The output directory is ``--out``, else the config's ``out_dir``. A bad config (unknown key,
@@ -35,6 +36,7 @@ from svdd_ray.errors import ConfigError  # noqa: E402
 DOMAINS = {
     "molecules": ("svdd_ray.chem.train", "MolPriorConfig"),
     "digits": ("svdd_ray.images.train", "DigitsPriorConfig"),
+    "dna": ("svdd_ray.dna.prior", "DnaPriorConfig"),
 }
 
 

@@ -6,6 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 python -m pip install -q --upgrade pip
 python -c "import torch" 2>/dev/null || python -m pip install -q torch==2.13.0
-python -m pip install -q -e ".[dev,chem,images]"
+python -m pip install -q -e ".[dev,chem,images,dna,rna]"
 # The MOSES SMILES ship inside the molsets wheel; its own dependencies are not needed to read them.
 python -m pip install -q --no-deps molsets==0.3.1
+# The DNase sites of the DNA domain ship inside the dnadiffusion wheel; only its data file is used.
+python -m pip install -q --no-deps dnadiffusion==0.0.0.dev0

@@ -24,6 +24,8 @@ BUILTINS: dict[str, dict[str, str]] = {
         "bitstrings": "svdd_ray.demo:bitstrings",
         "moses": "svdd_ray.chem.train:load_prior",
         "digits": "svdd_ray.images.train:load_prior",
+        "dna": "svdd_ray.dna.prior:load_prior",
+        "rna": "svdd_ray.rna.prior:load_prior",
     },
     "reward": {
         "ones": "svdd_ray.demo:ones",
@@ -36,27 +38,36 @@ BUILTINS: dict[str, dict[str, str]] = {
         "docking": "svdd_ray.chem.docking:DockingReward",
         "compressibility": "svdd_ray.images.rewards:compressibility",
         "digit": "svdd_ray.images.rewards:DigitReward",
+        "hepg2": "svdd_ray.dna.rewards:HepG2Specificity",
+        "hepg2_oracle": "svdd_ray.dna.rewards:HepG2Oracle",
+        "liver_motifs": "svdd_ray.dna.motifs:LiverMotifs",
+        "rna_stability": "svdd_ray.rna.rewards:stability",
+        "rna_structure": "svdd_ray.rna.rewards:TargetStructure",
     },
     "value network": {
         "bits": "svdd_ray.demo:BitValueNet",
         "selfies": "svdd_ray.chem.value_net:SelfiesValueNet",
         "fingerprint": "svdd_ray.chem.value_net:FingerprintValueNet",
         "digits": "svdd_ray.images.value_net:DigitsValueNet",
+        "dna": "svdd_ray.dna.value_net:DnaValueNet",
     },
     "guide": {
         "ones": "svdd_ray.demo:ones_guide",
         "digit": "svdd_ray.images.rewards:digit_guide",
+        "hepg2": "svdd_ray.dna.rewards:hepg2_guide",
     },
     "domain": {
         "generic": "svdd_ray.domains:GenericDomain",
         "bitstrings": "svdd_ray.demo:BitstringDomain",
         "molecules": "svdd_ray.chem.domain:MoleculeDomain",
         "digits": "svdd_ray.images.domain:DigitsDomain",
+        "dna": "svdd_ray.dna.domain:DnaDomain",
+        "rna": "svdd_ray.rna.domain:RnaDomain",
     },
 }
 
 #: The domain of each built-in model's objects (a model from outside names its own, or is generic).
-MODEL_DOMAINS = {"bitstrings": "bitstrings", "moses": "molecules", "digits": "digits"}
+MODEL_DOMAINS = {"bitstrings": "bitstrings", "moses": "molecules", "digits": "digits", "dna": "dna", "rna": "rna"}
 
 
 def _kind_table(kind: str) -> dict[str, str]:

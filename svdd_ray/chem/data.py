@@ -10,9 +10,9 @@ pandas.
 
 from __future__ import annotations
 
-import importlib.util
-import os
 from pathlib import Path
+
+from svdd_ray.package_data import cache_dir, package_data_dir
 
 __all__ = ["SPLITS", "package_data_dir", "moses_data_dir", "moses_split_path", "load_smiles", "cache_dir"]
 
@@ -22,29 +22,6 @@ SPLITS = {
     "test": "test.csv.gz",
     "test_scaffolds": "test_scaffolds.csv.gz",
 }
-
-
-def package_data_dir(package: str, relative: str, install_hint: str) -> Path:
-    """A data directory shipped inside an installed package, found without importing it.
-
-    Raises:
-        ModuleNotFoundError: the package is not installed (the message ends with ``install_hint``).
-        FileNotFoundError: the package is there but ``relative`` is not.
-    """
-    try:
-        spec = importlib.util.find_spec(package)
-    except (ImportError, ValueError):  # pragma: no cover - broken installs
-        spec = None
-    if spec is None or not spec.submodule_search_locations:
-        raise ModuleNotFoundError(f"the Python package {package!r} is not installed; {install_hint}")
-    for location in spec.submodule_search_locations:
-        path = Path(location) / relative
-        if path.is_dir():
-            return path
-    raise FileNotFoundError(
-        f"the {package!r} package was found at {list(spec.submodule_search_locations)} but has no "
-        f"{relative} directory; {install_hint}"
-    )
 
 
 def moses_data_dir() -> Path:
@@ -93,14 +70,3 @@ def load_smiles(split: str = "train", limit: int | None = None) -> list[str]:
     if limit is not None:
         smiles = smiles[: int(limit)]
     return list(smiles)
-
-
-def cache_dir() -> Path:
-    """Local cache for derived data (encoded datasets, canonical train set).
-
-    ``$SVDD_RAY_CACHE`` if set, else ``~/.cache/svdd_ray``. Created on demand.
-    """
-    root = os.environ.get("SVDD_RAY_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "svdd_ray")
-    path = Path(root)
-    path.mkdir(parents=True, exist_ok=True)
-    return path
