@@ -33,31 +33,31 @@ class ExactPosteriorNet(nn.Module):
 class BinaryToy:
     """Masked diffusion over binary strings with exact p_pre, soft values and targets."""
 
-    def __init__(self, length: int = 4, num_steps: int = 4, seed: int = 0) -> None:
+    def __init__(self, length: int = 4, num_steps: int = 4, seed: int = 0, vocab: int = 2) -> None:
         g = torch.Generator().manual_seed(seed)
-        strings = torch.tensor(list(itertools.product([0, 1], repeat=length)))
+        strings = torch.tensor(list(itertools.product(range(vocab), repeat=length)))
         probs = -torch.rand(len(strings), generator=g, dtype=torch.float64).log()  # Dirichlet(1, ..., 1)
         probs[torch.randperm(len(strings), generator=g)[: len(strings) // 4]] = 0.0  # holes in the data
         probs = probs / probs.sum()
-        self.length, self.strings = length, strings
-        self.model = MaskedDiffusion(ExactPosteriorNet(strings, probs, 2), 2, length, num_steps)
+        self.length, self.strings, self.vocab = length, strings, vocab
+        self.model = MaskedDiffusion(ExactPosteriorNet(strings, probs, vocab), vocab, length, num_steps)
         # A reward with distinct values per string, so "the best" is unique.
         self.reward = torch.rand(len(strings), generator=g, dtype=torch.float64) * 2.0
-        self.states = torch.tensor(list(itertools.product([0, 1, 2], repeat=length)))
+        self.states = torch.tensor(list(itertools.product(range(vocab + 1), repeat=length)))
         self.transitions = [None] + [self._transition(t) for t in range(1, num_steps + 1)]
         self.p_pre = self._p_pre()
 
     # --- indexing
     def state_index(self, x: Tensor) -> Tensor:
-        powers = 3 ** torch.arange(self.length - 1, -1, -1)
+        powers = (self.vocab + 1) ** torch.arange(self.length - 1, -1, -1)
         return (x.long() * powers).sum(-1)
 
     def string_index(self, x: Tensor) -> Tensor:
-        powers = 2 ** torch.arange(self.length - 1, -1, -1)
+        powers = self.vocab ** torch.arange(self.length - 1, -1, -1)
         return (x.long() * powers).sum(-1)
 
     def revealed(self) -> Tensor:
-        return (self.states != 2).all(-1)
+        return (self.states != self.vocab).all(-1)
 
     # --- exact quantities
     def _transition(self, t: int) -> Tensor:
@@ -67,7 +67,7 @@ class BinaryToy:
 
     def _p_pre(self) -> Tensor:
         p = torch.zeros(len(self.states), dtype=torch.float64)
-        p[self.state_index(torch.full((self.length,), 2))] = 1.0
+        p[self.state_index(torch.full((self.length,), self.vocab))] = 1.0
         for t in range(self.model.num_steps, 0, -1):
             p = p @ self.transitions[t]
         return p[self.state_index(self.strings)]
