@@ -36,7 +36,19 @@ METHODS: dict[str, list[str]] = {
     "svdd M=2": ["run.method=svdd", "run.num_candidates=2"],
     "svdd M=4": ["run.method=svdd", "run.num_candidates=4"],
     "svdd M=8": ["run.method=svdd", "run.num_candidates=8"],
+    "svdd_mc M=4": [
+        "run.method=svdd",
+        "run.num_candidates=4",
+        "value.kind=mc",
+        "value.network.target=dna",
+    ],
 }
+#: The SVDD-MC value network (``jobs/train_value.py``, see ``VALUE_NET_COMMAND``).
+VALUE_NET = Path(__file__).resolve().parents[2] / "checkpoints" / "dna" / "value_hepg2.pt"
+VALUE_NET_COMMAND = (
+    "python jobs/train_value.py --config configs/dna_hepg2.yaml --network dna "
+    "--out checkpoints/dna/value_hepg2.pt --rollouts 1024 model.options={num_steps: 25}"
+)
 
 
 @dataclass
@@ -57,8 +69,14 @@ class DnaPlan:
     def overrides(self, method: str, seed: int) -> list[str]:
         if method not in METHODS:
             raise ValueError(f"unknown method {method!r}: one of {', '.join(METHODS)}")
+        extra = []
+        if "value.kind=mc" in METHODS[method]:
+            if not VALUE_NET.is_file():
+                raise ValueError(f"{method}: {VALUE_NET} is missing; train it with {VALUE_NET_COMMAND}")
+            extra = [f"value.checkpoint={VALUE_NET}"]
         return [
             *METHODS[method],
+            *extra,
             f"run.seed={seed}",
             f"run.num_samples={self.samples}",
             f"model.options={{num_steps: {self.steps}}}",
