@@ -8,7 +8,8 @@ Submodules (imported lazily, so ``import svdd_ray.dna`` is cheap):
 * :mod:`~svdd_ray.dna.rewards`: ``HepG2Specificity`` (guided), ``HepG2Oracle`` (evaluation only), ``hepg2_guide``.
 * :mod:`~svdd_ray.dna.motifs`: JASPAR PWM scanning and the ``LiverMotifs`` reward.
 * :mod:`~svdd_ray.dna.metrics`: k-mer spectra, motif frequencies, diversity, homopolymers, GC.
-* :mod:`~svdd_ray.dna.domain`: ``DnaDomain`` for reports.
+* :mod:`~svdd_ray.dna.domain`: ``DnaDomain`` for reports (a sequence logo of the top designs).
+* :mod:`~svdd_ray.dna.value_net`: ``DnaValueNet`` for SVDD-MC; :mod:`~svdd_ray.dna.results`: the results job.
 
 Needs the ``dnadiffusion`` wheel for data (``pip install --no-deps dnadiffusion==0.0.0.dev0``).
 """
@@ -22,6 +23,16 @@ _EXPORTS = {
     "encode": "data",
     "decode": "data",
     "CELL_TYPES": "data",
+    "DnaPriorConfig": "prior",
+    "train_prior": "prior",
+    "load_prior": "prior",
+    "HepG2Specificity": "rewards",
+    "HepG2Oracle": "rewards",
+    "hepg2_guide": "rewards",
+    "LiverMotifs": "motifs",
+    "load_motifs": "motifs",
+    "scan": "motifs",
+    "DnaValueNet": "value_net",
 }
 
 __all__ = sorted(_EXPORTS)
