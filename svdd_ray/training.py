@@ -42,6 +42,7 @@ class TransformerConfig:
     heads: int = 4
     ff_mult: int = 4
     dropout: float = 0.0
+    conv_kernel: int = 0
 
 
 @dataclass

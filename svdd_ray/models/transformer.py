@@ -37,6 +37,8 @@ class SequenceTransformer(nn.Module):
         d_model, layers, heads: width, depth and attention heads.
         ff_mult: feed-forward width as a multiple of ``d_model``.
         dropout: dropout in the attention/feed-forward blocks.
+        conv_kernel: width of a convolution added over the embeddings before the first block
+            (0: none); it gives every position its neighbours from the start.
 
     The default (128 wide, 4 layers) has ~0.85 M parameters (~3.4 MB float32).
     """
@@ -50,6 +52,7 @@ class SequenceTransformer(nn.Module):
         heads: int = 4,
         ff_mult: int = 4,
         dropout: float = 0.0,
+        conv_kernel: int = 0,
     ) -> None:
         super().__init__()
         if d_model % heads:
@@ -65,9 +68,14 @@ class SequenceTransformer(nn.Module):
             heads=int(heads),
             ff_mult=int(ff_mult),
             dropout=float(dropout),
+            conv_kernel=int(conv_kernel),
         )
         self.token_embedding = nn.Embedding(vocab_size + 1, d_model)  # + mask token
         self.position_embedding = nn.Parameter(torch.zeros(seq_len, d_model))
+        if conv_kernel % 2 == 0 and conv_kernel:
+            raise ValueError(f"conv_kernel must be odd (or 0 for none), got {conv_kernel}")
+        # An optional convolution over the embeddings: local context from the first step (DNA k-mers).
+        self.local = nn.Conv1d(d_model, d_model, conv_kernel, padding=conv_kernel // 2) if conv_kernel else None
         self.time_mlp = nn.Sequential(nn.Linear(d_model, 2 * d_model), nn.SiLU(), nn.Linear(2 * d_model, d_model))
         block = nn.TransformerEncoderLayer(
             d_model,
@@ -104,6 +112,8 @@ class SequenceTransformer(nn.Module):
             t = t.expand(x.shape[0])
         cond = self.time_mlp(time_features(t, self.d_model))  # [n, d]
         h = self.token_embedding(x) + self.position_embedding[None] + cond[:, None, :]
+        if self.local is not None:
+            h = h + self.local(h.transpose(1, 2)).transpose(1, 2)
         h = self.encoder(h)
         scale, shift = self.final_modulation(cond).chunk(2, dim=-1)
         return self.final_norm(h) * (1.0 + scale[:, None, :]) + shift[:, None, :]

@@ -70,3 +70,15 @@ def test_trains_inside_masked_diffusion():
     clone.load_state_dict(state)
     xt = torch.full((2, L), V)
     assert torch.equal(clone.predict_x0(xt, 5), model.predict_x0(xt, 5))
+
+
+def test_conv_kernel_adds_local_context_and_is_off_by_default():
+    torch.manual_seed(0)
+    plain = SequenceTransformer(4, 12, d_model=16, layers=1, heads=2)
+    assert plain.local is None and not any(k.startswith("local.") for k in plain.state_dict())
+    local = SequenceTransformer(4, 12, d_model=16, layers=1, heads=2, conv_kernel=3)
+    assert local.local.kernel_size == (3,) and local.config["conv_kernel"] == 3
+    x = torch.randint(0, 4, (2, 12))
+    assert local(x, torch.rand(2)).shape == (2, 12, 4)
+    with pytest.raises(ValueError, match="conv_kernel must be odd"):
+        SequenceTransformer(4, 12, d_model=16, layers=1, heads=2, conv_kernel=4)
