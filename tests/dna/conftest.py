@@ -11,6 +11,11 @@ SMALL_SITES = Path(__file__).parent / "data" / "sites_small.tsv"
 WHEEL_MISSING = importlib.util.find_spec("dnadiffusion") is None
 
 
+@pytest.fixture(autouse=True)
+def _one_torch_thread(one_torch_thread):
+    """Tiny models run far faster on one thread, especially on a shared machine."""
+
+
 @pytest.fixture
 def small_sites(monkeypatch):
     """Point the data loader at the 48-row fixture (4 rows per cell type and split)."""

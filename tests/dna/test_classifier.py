@@ -14,14 +14,6 @@ from svdd_ray.dna import data
 TINY = {"guide": {"channels": 8, "hidden": 8}, "oracle": {"channels": 8, "hidden": 8, "dilations": [1, 2]}}
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def tiny_run(kind: str, path, sites, seed: int = 0) -> dict:
     """A few steps on the fixture's 16 training rows (all chromosomes: the fixture is mostly chr10)."""
     chroms = set(data.load_sites("training", path=sites).chromosome)

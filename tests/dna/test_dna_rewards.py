@@ -19,14 +19,6 @@ from svdd_ray.models import MaskedDiffusion
 SMALL_SITES = Path(__file__).parent / "data" / "sites_small.tsv"
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture(scope="module")
 def tiny_checkpoint(tmp_path_factory):
     """A guide classifier trained for a few steps on the 48-row fixture (quality does not matter here)."""

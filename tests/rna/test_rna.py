@@ -15,6 +15,8 @@ from svdd_ray import engine, plugins  # noqa: E402
 from svdd_ray.config import Config, from_dict  # noqa: E402
 from svdd_ray.domains import load_domain  # noqa: E402
 from svdd_ray.errors import ConfigError  # noqa: E402
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 from svdd_ray.rewards import canonical_key, score_safely  # noqa: E402
 from svdd_ray.rna.domain import RnaDomain, mean_pairwise_hamming, sequence_metrics  # noqa: E402
 from svdd_ray.rna.prior import decode, encode, load_prior  # noqa: E402
@@ -24,14 +26,6 @@ from svdd_ray.samplers import final_states  # noqa: E402
 
 HAIRPIN = "GGGGAAAACCCC"  # folds into ((((....)))) at 37 °C
 HAIRPIN_TARGET = "((((....))))"
-
-
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 # ------------------------------------------------------------------ rewards
