@@ -71,7 +71,7 @@ def test_pick_device():
     [
         (["--set", "train.stepz=3"], "config.train.stepz: unknown key (known: "),
         (["--set", "diffusion.sampler=ddim"], "config.diffusion.sampler: renamed to config.diffusion.scheduler"),
-        (["--set", "domain=proteins"], "config.domain: unknown domain 'proteins' (one of digits, molecules)"),
+        (["--set", "domain=proteins"], "config.domain: unknown domain 'proteins' (one of digits, dna, molecules)"),
         (["--set", "train.device=cuda"], "config.train.device: 'cuda' asked for, but this process sees no GPU"),
         (["--set", "out_dir=null"], "config.out_dir: no output directory"),
     ],
