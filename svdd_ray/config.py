@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 import types
 import typing
 from dataclasses import dataclass, field
@@ -230,6 +231,10 @@ def _at_least(obj: Any, path: str, key: str, low: int) -> None:
         raise ConfigError(f"{path}.{key}: must be >= {low}, got {getattr(obj, key)}")
 
 
+#: Numbers in exponent form that YAML 1.1 leaves as strings: ``1e-3``, ``-2E5``.
+_YAML11_FLOAT = re.compile(r"[-+]?\d+[eE][-+]?\d+")
+
+
 def _convert(value: Any, hint: Any, path: str) -> Any:
     """Check ``value`` against the type ``hint`` (dataclasses recursively)."""
     origin = typing.get_origin(hint)
@@ -254,6 +259,8 @@ def _convert(value: Any, hint: Any, path: str) -> Any:
         raise ConfigError(f"{path}: expected a mapping, got {type(value).__name__}")
     if hint is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
+    if hint is float and isinstance(value, str) and _YAML11_FLOAT.fullmatch(value.strip()):
+        return float(value)  # YAML 1.1 reads 1e-3 (no dot) as a string
     if hint in (int, float, str, bool) and (not isinstance(value, hint) or (hint is int and isinstance(value, bool))):
         raise ConfigError(f"{path}: expected {hint.__name__}, got {value!r}")
     return value

@@ -22,6 +22,7 @@ CHEM = pytest.mark.skipif(
 DOMAINS = [
     pytest.param("svdd_ray.chem.train", "MolPriorConfig", "prior_moses.yaml", marks=CHEM, id="molecules"),
     pytest.param("svdd_ray.images.train", "DigitsPriorConfig", "prior_digits.yaml", id="digits"),
+    pytest.param("svdd_ray.dna.prior", "DnaPriorConfig", "prior_dna.yaml", id="dna"),
 ]
 
 
@@ -47,6 +48,7 @@ def test_unknown_keys_and_wrong_types_are_one_line_errors(module, schema, shippe
             load_config(path, overrides, schema=schema)
         assert "\n" not in str(err.value)
     assert load_config(path, ["train.lr=0.5"], schema=schema).train.lr == 0.5
+    assert load_config(path, ["train.lr=3e-4"], schema=schema).train.lr == 3e-4  # YAML 1.1 reads it as text
 
 
 def test_train_prior_refuses_a_bad_mapping_before_writing(tmp_path):
