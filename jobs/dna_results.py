@@ -29,13 +29,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--samples", type=int, default=86, help="designs per method and seed")
     parser.add_argument("--steps", type=int, default=25, help="reverse diffusion steps")
     parser.add_argument("--runs", type=Path, default=Path("runs/dna_results"))
+    parser.add_argument("--reference-rows", type=int, default=None, help="natural rows judged (default: all)")
     parser.add_argument("--out", type=Path, default=ROOT / "docs")
     args = parser.parse_args(argv)
     plan = DnaPlan(args.methods, args.seeds, args.samples, args.steps, runs_dir=args.runs)
     run_plan(plan)
     judge = Judge()
     command = "python jobs/dna_results.py " + shlex.join(sys.argv[1:] if argv is None else argv)
-    path = render(plan, evaluate_runs(plan, judge), reference_rows(judge), args.out, command.strip())
+    references = reference_rows(judge, args.reference_rows)
+    path = render(plan, evaluate_runs(plan, judge), references, args.out, command.strip())
     print(f"wrote {path}")
     return 0
 

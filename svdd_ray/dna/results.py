@@ -172,11 +172,11 @@ def evaluate_runs(plan: DnaPlan, judge: Judge) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def reference_rows(judge: Judge) -> pd.DataFrame:
-    """Natural HepG2 test sites, and their top 10% by the evaluation oracle."""
+def reference_rows(judge: Judge, limit: int | None = None) -> pd.DataFrame:
+    """Natural HepG2 test sites (the first ``limit``, default all), and their top 10% by the evaluation oracle."""
     from svdd_ray.dna.data import decode
 
-    natural = decode(judge.natural)
+    natural = decode(judge.natural[:limit])
     oracle = np.asarray(judge.oracle(natural), dtype=float)
     top = [natural[i] for i in np.argsort(-oracle)[: max(1, len(natural) // 10)]]
     rows = [{**judge.row(natural), "method": "natural HepG2 (test, chr1)"}]

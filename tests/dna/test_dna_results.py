@@ -35,3 +35,30 @@ def test_markdown_leaves_missing_cells_blank():
     lines = markdown(frame).splitlines()
     assert lines[2].startswith("| a | 3 |") and "1.23" in lines[2]
     assert lines[3].startswith("| b |") and "nan" not in lines[3]
+
+
+@pytest.mark.dna_data
+def test_the_results_job_end_to_end_at_a_tiny_size(tmp_path, monkeypatch):
+    """Runs two methods through the engine, judges them with the oracle and writes the table and plot."""
+    import importlib.util
+    from pathlib import Path
+
+    monkeypatch.delenv("SVDD_RAY_DNA_SITES", raising=False)
+    root = Path(__file__).resolve().parents[2]
+    spec = importlib.util.spec_from_file_location("dna_results_job", root / "jobs" / "dna_results.py")
+    job = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(job)
+    argv = ["--seeds", "0", "--samples", "4", "--steps", "3", "--runs", str(tmp_path / "runs")]
+    argv += ["--reference-rows", "40"]
+    assert job.main([*argv, "--out", str(tmp_path / "docs"), "--methods", "pretrained", "svdd M=2"]) == 0
+    text = (tmp_path / "docs" / "dna_results.md").read_text()
+    rows = [line for line in text.splitlines() if line.startswith("| ")]
+    assert [r.split(" | ")[0] for r in rows[1:]] == [
+        "| pretrained",
+        "| svdd M=2",
+        "| natural HepG2 (test, chr1)",
+        "| natural HepG2, top 10% by oracle",
+    ]
+    pretrained = rows[1].split(" | ")
+    assert pretrained[1:4] == ["4", "1", "1.0"]  # designs, seeds, one reward call per design
+    assert (tmp_path / "docs" / "dna_tradeoff.png").stat().st_size > 1000
