@@ -255,6 +255,13 @@ def render(plan: DnaPlan, results: pd.DataFrame, references: pd.DataFrame, out: 
         "never used for guidance. Naturalness against the natural HepG2-specific sites of the test chromosome "
         "(chr1). Designs per method: seeds x samples, pooled; SVDD/SMC use the posterior-mean value (SVDD-PM).",
         "",
+        "Budgets, in guided-reward calls per design (measured after the run's cache): best-of-N pays N; SVDD-PM "
+        "with M candidates pays about M per selecting step; `svdd M=4 every 5` selects at every fifth step only "
+        "(about 20 calls, the budget of best-of-16); SMC with M = 4 particles per design pays about 4 per step "
+        "(the budget of SVDD-PM M = 4); DPS pays one call but one classifier gradient per step; SVDD-MC scores "
+        "candidates with its value network inside the denoiser and pays one call per design. Compare rows of "
+        "equal budget. `s / design` is the engine's wall time on this machine (2 cores, shared).",
+        "",
         markdown(pd.concat([results, references], ignore_index=True)),
         "",
         f"![trade-off]({plot.name})",
