@@ -36,6 +36,7 @@ METHODS: dict[str, list[str]] = {
     "svdd M=2": ["run.method=svdd", "run.num_candidates=2"],
     "svdd M=4": ["run.method=svdd", "run.num_candidates=4"],
     "svdd M=8": ["run.method=svdd", "run.num_candidates=8"],
+    "svdd M=4 alpha=1": ["run.method=svdd", "run.num_candidates=4", "run.alpha=1.0"],
     "svdd_mc M=4": [
         "run.method=svdd",
         "run.num_candidates=4",
