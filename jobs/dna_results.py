@@ -31,9 +31,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=Path, default=Path("runs/dna_results"))
     parser.add_argument("--reference-rows", type=int, default=None, help="natural rows judged (default: all)")
     parser.add_argument("--out", type=Path, default=ROOT / "docs")
+    parser.add_argument("--no-run", action="store_true", help="only judge the runs already in --runs")
     args = parser.parse_args(argv)
     plan = DnaPlan(args.methods, args.seeds, args.samples, args.steps, runs_dir=args.runs)
-    run_plan(plan)
+    if not args.no_run:
+        run_plan(plan)
     judge = Judge()
     command = "python jobs/dna_results.py " + shlex.join(sys.argv[1:] if argv is None else argv)
     references = reference_rows(judge, args.reference_rows)
