@@ -48,7 +48,8 @@ METHODS: dict[str, list[str]] = {
 VALUE_NET = Path(__file__).resolve().parents[2] / "checkpoints" / "dna" / "value_hepg2.pt"
 VALUE_NET_COMMAND = (
     "python jobs/train_value.py --config configs/dna_hepg2.yaml --network dna "
-    "--out checkpoints/dna/value_hepg2.pt --rollouts 1024 model.options={num_steps: 25}"
+    "--out checkpoints/dna/value_hepg2.pt --rollouts 1024 --val-rollouts 256 --heldout-rollouts 256 "
+    "'model.options={num_steps: 25}'"
 )
 
 
