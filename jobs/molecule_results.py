@@ -43,6 +43,14 @@ EXTRA = {"docking": ["reward.components.0.actors=2", "resources.denoiser_num_cpu
 VALUE_NETS = {"qed": "svdd_ray.chem.value_net:FingerprintValueNet", "sa": "svdd_ray.chem.value_net:SelfiesValueNet"}
 
 
+def reverse_steps(config_path: Path) -> int:
+    """The reverse steps of the config's model (a left-to-right prior has ceil(length / block_size))."""
+    from svdd_ray.plugins import build
+
+    model = load_config(config_path).model
+    return build("model", model.target, model.options, key="model.target").num_steps
+
+
 def value_checkpoint(reward: str) -> Path:
     return REPO / "checkpoints" / "moses" / f"value_{reward}.pt"
 
@@ -136,10 +144,14 @@ def main() -> None:
             "uniqueness",
             "novelty",
             "internal_diversity",
+            "FCD/Test",
+            "Filters",
+            "sa_median",
+            "aromatic",
             "reward_calls",
             "wall_time_s",
         ]
-        steps = load_config(config_path).model.options.get("num_steps")
+        steps = reverse_steps(config_path)
         paper = PAPER.get(reward)
         sections += [
             "",

@@ -125,11 +125,36 @@ class ValueConfig:
 
 
 @dataclass
+class PrescreenConfig:
+    """Score only the best share of each step's candidates with this reward; the rest get a surrogate's value.
+
+    ``surrogate`` (built-ins ``morgan_ridge``, ``onehot_ridge``) is refitted at every step of a batch on
+    the scores that batch has seen; it ranks the candidates not in the cache, the top ``keep`` share
+    (``explore`` of that share drawn at random instead) is scored, the others take its prediction.
+    A batch scores everything until it has seen ``min_scored`` scores, and final samples (t = 0) are
+    always scored in full, so every output's reward is real.
+    """
+
+    surrogate: PluginSpec
+    keep: float = 0.25
+    explore: float = 0.1
+    min_scored: int = 16
+
+    def check(self, path: str) -> None:
+        if not 0 < self.keep <= 1:
+            raise ConfigError(f"{path}.keep: must be in (0, 1], got {self.keep!r}")
+        if not 0 <= self.explore <= 1:
+            raise ConfigError(f"{path}.explore: must be in [0, 1], got {self.explore!r}")
+        _at_least(self, path, "min_scored", 2)
+
+
+@dataclass
 class RewardComponent:
     """One reward, its weight and bounds, scored by its own pool of reward actors.
 
     ``target`` is the reward to import; ``name`` labels it (the ``reward_<name>`` column and the
-    cache) and defaults to ``target``.
+    cache) and defaults to ``target``. ``prescreen`` (:class:`PrescreenConfig`) spends this reward
+    only on the candidates a surrogate ranks best.
     """
 
     HINTS: ClassVar[dict[str, str]] = {"target": "the reward to import; 'name' is now only its label"}
@@ -144,6 +169,7 @@ class RewardComponent:
     num_cpus: float = 1.0
     chunk_size: int = 16
     timeout_s: float = 300.0
+    prescreen: PrescreenConfig | None = None
 
     def __post_init__(self) -> None:
         if self.name is None:

@@ -23,6 +23,7 @@ BUILTINS: dict[str, dict[str, str]] = {
     "model": {
         "bitstrings": "svdd_ray.demo:bitstrings",
         "moses": "svdd_ray.chem.train:load_prior",
+        "moses_smiles": "svdd_ray.chem.train:load_smiles_prior",
         "digits": "svdd_ray.images.train:load_prior",
         "dna": "svdd_ray.dna.prior:load_prior",
         "rna": "svdd_ray.rna.prior:load_prior",
@@ -56,6 +57,10 @@ BUILTINS: dict[str, dict[str, str]] = {
         "digit": "svdd_ray.images.rewards:digit_guide",
         "hepg2": "svdd_ray.dna.rewards:hepg2_guide",
     },
+    "surrogate": {
+        "morgan_ridge": "svdd_ray.surrogates:morgan_ridge",
+        "onehot_ridge": "svdd_ray.surrogates:onehot_ridge",
+    },
     "domain": {
         "generic": "svdd_ray.domains:GenericDomain",
         "bitstrings": "svdd_ray.demo:BitstringDomain",
@@ -67,7 +72,14 @@ BUILTINS: dict[str, dict[str, str]] = {
 }
 
 #: The domain of each built-in model's objects (a model from outside names its own, or is generic).
-MODEL_DOMAINS = {"bitstrings": "bitstrings", "moses": "molecules", "digits": "digits", "dna": "dna", "rna": "rna"}
+MODEL_DOMAINS = {
+    "bitstrings": "bitstrings",
+    "moses": "molecules",
+    "moses_smiles": "molecules",
+    "digits": "digits",
+    "dna": "dna",
+    "rna": "rna",
+}
 
 
 def _kind_table(kind: str) -> dict[str, str]:

@@ -114,6 +114,74 @@ def tv(p: Tensor, q: Tensor) -> float:
     return 0.5 * float((p - q).abs().sum())
 
 
+# ---------------------------------------------------------------- left-to-right over {0..V-1}^L
+
+
+class ExactCausalNet(nn.Module):
+    """Next-token logits equal to the exact conditionals ``p(x_k | x_<k)`` of a table over strings.
+
+    The recurrent "state" is the prefix itself, so ``read``/``advance`` match :class:`CausalLSTM`'s.
+    """
+
+    def __init__(self, support: Tensor, probs: Tensor, vocab_size: int) -> None:
+        super().__init__()
+        self.register_buffer("support", support)
+        self.register_buffer("probs", probs)
+        self.vocab_size = vocab_size
+
+    def read(self, prefix: Tensor) -> tuple[Tensor, Tensor]:
+        k = prefix.shape[1]
+        agree = (self.support[None, :, :k] == prefix[:, None, :]).all(-1)  # [n, S]
+        w = self.probs[None] * agree
+        onehot = nn.functional.one_hot(self.support[:, k], self.vocab_size).to(w.dtype)
+        return (w @ onehot).clamp_min(1e-300).log(), prefix
+
+    def advance(self, token: Tensor, prefix: Tensor) -> tuple[Tensor, Tensor]:
+        return self.read(torch.cat([prefix, token[:, None]], dim=1))
+
+
+class CausalToy:
+    """A left-to-right diffusion over all strings of ``length`` letters with exact p_pre and values."""
+
+    def __init__(self, length: int = 4, vocab: int = 3, block_size: int = 1, seed: int = 0) -> None:
+        from svdd_ray.models.autoregressive import LeftToRightDiffusion
+
+        g = torch.Generator().manual_seed(seed)
+        self.strings = torch.tensor(list(itertools.product(range(vocab), repeat=length)))
+        probs = -torch.rand(len(self.strings), generator=g, dtype=torch.float64).log()
+        probs[torch.randperm(len(self.strings), generator=g)[: len(self.strings) // 4]] = 0.0
+        self.p_pre = probs / probs.sum()
+        self.reward = torch.rand(len(self.strings), generator=g, dtype=torch.float64) * 2.0
+        self.length, self.vocab = length, vocab
+        net = ExactCausalNet(self.strings, self.p_pre, vocab)
+        self.model = LeftToRightDiffusion(net, vocab, length, block_size=block_size)
+
+    def string_index(self, x: Tensor) -> Tensor:
+        powers = self.vocab ** torch.arange(self.length - 1, -1, -1)
+        return (x.long() * powers).sum(-1)
+
+    def target(self, alpha: float) -> Tensor:
+        return torch.softmax(self.p_pre.log() + self.reward / alpha, 0)
+
+    def exact_value(self, alpha: float):
+        """v(x) = alpha log E[exp(r / alpha) | revealed prefix of x] (alpha = 0: the best reachable reward)."""
+        model = self.model
+
+        def value(x: Tensor, t: int) -> Tensor:
+            k = model.revealed(t)
+            agree = (self.strings[None, :, :k] == x[:, None, :k]).all(-1) & (self.p_pre > 0)[None]
+            if alpha == 0:
+                return torch.where(agree, self.reward[None], -math.inf).amax(-1)
+            w = torch.where(agree, self.p_pre[None], 0.0)
+            return alpha * torch.log((w * torch.exp(self.reward / alpha)[None]).sum(-1) / w.sum(-1))
+
+        return value
+
+    def empirical(self, x0: Tensor) -> Tensor:
+        counts = torch.bincount(self.string_index(x0), minlength=len(self.strings)).double()
+        return counts / counts.sum()
+
+
 # ---------------------------------------------------------------- 1-D Gaussian mixture
 
 

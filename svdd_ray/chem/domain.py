@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+import numpy as np
 
 from svdd_ray.domains import TextDomain
 
@@ -28,7 +31,8 @@ class MoleculeDomain(TextDomain):
         return path
 
     def metrics(self, objects: Sequence[str], reference: Iterable[str] | None = None) -> dict[str, float]:
-        """Validity, uniqueness, diversity (``internal_diversity``, MOSES ``IntDiv``/``IntDiv2``) and ``Filters``.
+        """Validity, uniqueness, diversity (``internal_diversity``, MOSES ``IntDiv``/``IntDiv2``), ``Filters``,
+        ring fractions (``aromatic``, ``macrocycle``) and the median SA score (``sa_median``, 1 easy - 10 hard).
 
         Given :meth:`reference` (a :class:`~svdd_ray.chem.metrics.MosesReference`), also novelty against
         MOSES train and ``FCD/Test``, ``SNN/Test``, ``Frag/Test``, ``Scaf/Test`` against MOSES test (FCD
@@ -42,6 +46,8 @@ class MoleculeDomain(TextDomain):
         else:
             out = metrics.evaluate(objects, train=reference)
         del out["n"]  # the report counts samples itself
+        sa = metrics.property_values(objects, ["sa"])["sa"]
+        out["sa_median"] = float(np.median(sa)) if len(sa) else math.nan
         return out
 
     def reference(self) -> MosesReference:

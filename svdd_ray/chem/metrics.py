@@ -22,6 +22,10 @@ MOSES metrics count every valid molecule, duplicates included, as MOSES does:
   Bemis-Murcko scaffold counts (scaffolds with two or more rings).
 * FCD: :func:`svdd_ray.chem.fcd.fcd`.
 
+Two ring statistics that the MOSES data pins down and weak priors get wrong (:func:`ring_fractions`):
+``aromatic`` (fraction of valid molecules with an aromatic ring; MOSES test 0.98) and ``macrocycle``
+(fraction with a ring of more than 8 atoms; MOSES test ~0).
+
 :func:`evaluate` computes all of them; against the MOSES test set it uses the statistics MOSES ships in
 ``test_stats.npz`` (:func:`moses_test_stats`).
 """
@@ -56,6 +60,7 @@ __all__ = [
     "int_div",
     "passes_filters",
     "filters",
+    "ring_fractions",
     "morgan_fingerprints",
     "snn",
     "fragment_counts",
@@ -335,6 +340,21 @@ def filters(smiles: Iterable) -> float:
     return _filters(_counts(smiles))
 
 
+def ring_fractions(smiles: Iterable | Mapping[str, int]) -> dict[str, float]:
+    """``aromatic`` and ``macrocycle`` (ring of more than 8 atoms) shares of the valid molecules (duplicates count)."""
+    unique, weights = _weights(smiles if isinstance(smiles, Mapping) else _counts(smiles))
+    if not unique:
+        return {"aromatic": math.nan, "macrocycle": math.nan}
+    flags = np.zeros((len(unique), 2))
+    for row, text in enumerate(unique):
+        mol = to_mol(text)
+        rings = mol.GetRingInfo().AtomRings()
+        flags[row, 0] = any(all(mol.GetAtomWithIdx(i).GetIsAromatic() for i in ring) for ring in rings)
+        flags[row, 1] = any(len(ring) > 8 for ring in rings)
+    share = weights @ flags / weights.sum()
+    return {"aromatic": float(share[0]), "macrocycle": float(share[1])}
+
+
 # ------------------------------------------------------------------ property distances
 def property_values(smiles: Sequence, properties: Sequence[str] = tuple(PROPERTIES)) -> dict[str, np.ndarray]:
     """Finite property values of the valid molecules, one array per property."""
@@ -579,7 +599,8 @@ def evaluate(
 ) -> dict[str, float]:
     """All metrics in one dict.
 
-    Always: ``n``, ``validity``, ``uniqueness``, ``internal_diversity``, ``IntDiv``, ``IntDiv2``, ``Filters``.
+    Always: ``n``, ``validity``, ``uniqueness``, ``internal_diversity``, ``IntDiv``, ``IntDiv2``, ``Filters``,
+    ``aromatic``, ``macrocycle``.
     ``train`` adds ``novelty``; ``reference`` (SMILES or :func:`property_values`) the ``w1_*`` distances;
     ``test`` (:func:`moses_test_stats`) ``FCD/Test`` (unless ``fcd`` is False; ChemNet on ``device``),
     ``SNN/Test``, ``Frag/Test`` and ``Scaf/Test``.
@@ -594,6 +615,7 @@ def evaluate(
         "IntDiv": _int_div(counts, 1),
         "IntDiv2": _int_div(counts, 2),
         "Filters": _filters(counts),
+        **ring_fractions(counts),
     }
     if train is not None:
         out["novelty"] = novelty(list(counts), train)

@@ -1,10 +1,11 @@
 """Evaluate a trained MOSES prior and write its model card.
 
     python -m svdd_ray.chem.model_card --ckpt-dir checkpoints/moses [--num-samples 10000] [--device cuda]
+        [--compare-samples OTHER.smi --compare-label "old prior"] [--experiments EXPERIMENTS.md]
     python -m svdd_ray.chem.model_card --samples FILE.smi --sampling-note "..."   # score drawn samples
 
 Samples ``--num-samples`` molecules from the prior (``svdd_ray.sample`` with
-``method="pretrained"``), draws the same number of random SELFIES token
+``method="pretrained"``), draws the same number of random token
 strings whose lengths follow the train set's length distribution (the trivial
 baseline), computes :func:`svdd_ray.chem.metrics.evaluate` for both (the MOSES
 metrics: novelty against MOSES train, FCD/SNN/Frag/Scaf against MOSES test's shipped
@@ -27,7 +28,7 @@ import numpy as np
 import torch
 import yaml
 
-__all__ = ["sample_prior", "random_token_baseline", "write_model_card", "main"]
+__all__ = ["sample_prior", "random_token_baseline", "write_model_card", "meets_goal", "main"]
 
 
 def sample_prior(model, num_samples: int, seed: int = 0, batch_size: int = 1000) -> list[str]:
@@ -61,33 +62,106 @@ def _fmt(value: float, digits: int = 3) -> str:
     return "n/a" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.{digits}f}"
 
 
+#: metric -> (meaning, goal of issue 11 as text); goals "within 3 points of test" are checked against the test column.
+ROWS = {
+    "validity": ("fraction of samples that decode to a molecule", ">= 0.95"),
+    "uniqueness": ("distinct / valid", ">= 0.99"),
+    "novelty": ("distinct valid not in MOSES train", ">= 0.8"),
+    "FCD/Test": ("Fréchet ChemNet Distance to MOSES test (176,074 molecules; lower is closer)", "<= 1.0"),
+    "Filters": ("valid samples passing MOSES' filters (MCF, PAINS, atoms, charges, rings)", "test ± 0.03"),
+    "aromatic": ("valid samples with an aromatic ring", "test ± 0.03"),
+    "macrocycle": ("valid samples with a ring of more than 8 atoms", "test ± 0.03"),
+    "SNN/Test": ("mean Tanimoto similarity to the nearest MOSES test molecule (Morgan r2, 1024 bits)", ""),
+    "Frag/Test": ("cosine similarity of BRICS fragment counts with MOSES test", ""),
+    "Scaf/Test": ("cosine similarity of Bemis-Murcko scaffold counts (2+ rings) with MOSES test", ""),
+    "IntDiv": ("MOSES IntDiv: 1 - mean Tanimoto over all pairs of valid samples (Morgan r2, 1024 bits)", ""),
+    "IntDiv2": ("MOSES IntDiv2: 1 - mean root-mean-square Tanimoto", ""),
+    "internal_diversity": ("1 - mean pairwise Tanimoto of distinct molecules (Morgan r2, 2048 bits; 2,000)", ""),
+    "w1_qed": ("Wasserstein-1 of QED vs MOSES test", ""),
+    "w1_sa": ("Wasserstein-1 of SA score (1-10) vs test", ""),
+    "w1_logp": ("Wasserstein-1 of logP vs test", ""),
+    "w1_mw": ("Wasserstein-1 of molecular weight vs test", ""),
+}
+
+
+def meets_goal(key: str, value: float | None, test_value: float | None) -> bool | None:
+    """Whether ``value`` meets issue 11's goal for ``key`` (``None``: no goal, or not measured)."""
+    goal = ROWS.get(key, ("", ""))[1]
+    if not goal or value is None or math.isnan(value):
+        return None
+    if goal.startswith("test"):
+        return None if test_value is None or math.isnan(test_value) else abs(value - test_value) <= 0.03
+    bound = float(goal.split()[1])
+    return value >= bound if goal.startswith(">=") else value <= bound
+
+
+def _describe(config: dict, ckpt_dir: Path) -> tuple[str, str, str]:
+    """Title, description and model lines of the card, by the prior's kind."""
+    resolved, diffusion = config.get("resolved", {}), config["diffusion"]
+    tokens = config.get("data", {}).get("tokens", "selfies")
+    token_text = "atom-level SMILES" if tokens == "smiles" else "SELFIES"
+    pad = "`<end>`, which ends the molecule" if tokens == "smiles" else "`[nop]`"
+    vocab_line = (
+        f"{resolved.get('vocab_size')} {token_text} tokens (id 0 = pad {pad}), mask id "
+        f"{resolved.get('mask_id')}, sequence length {resolved.get('seq_len')}"
+    )
+    if diffusion.get("order") == "left_to_right":
+        lstm = config["lstm"]
+        steps = -(-int(resolved.get("seq_len", 0)) // int(diffusion["block_size"]))
+        title = f"MOSES left-to-right prior ({token_text})"
+        about = f"""Pretrained prior for SVDD on molecules: a discrete diffusion that reveals masked {token_text}
+tokens from left to right, {diffusion["block_size"]} per reverse step
+(`svdd_ray.models.autoregressive.LeftToRightDiffusion`), each drawn from a causal LSTM
+(`CausalLSTM`: embedding {lstm["d_embed"]}, {lstm["layers"]} layers of {lstm["hidden"]}). SVDD's candidates at
+a step are different continuations of the next block; the model's x0 estimate is the greedy
+completion of the revealed prefix.
+
+Load it with `model = svdd_ray.chem.train.load_prior("{ckpt_dir}")` (config `target: moses_smiles`;
+`model.decode(x0)` gives canonical SMILES, `""` for an invalid string). `prior.pt` is a plain
+`state_dict`: `torch.load(path, weights_only=True)`."""
+        model_line = f"reverse steps: {steps} ({diffusion['block_size']} tokens per step; `block_size` option)"
+    else:
+        title = f"MOSES masked-diffusion prior ({token_text})"
+        about = f"""Pretrained prior for SVDD on molecules: an MDLM-style absorbing-state (masked) diffusion
+model, `svdd_ray.models.MaskedDiffusion`, over {token_text} tokens of the MOSES train set, with
+the bidirectional transformer `svdd_ray.models.transformer.SequenceTransformer` as network.
+
+Load it with `model = svdd_ray.chem.train.load_prior("{ckpt_dir}")` (a `MaskedDiffusion`;
+`model.decode(x0)` gives canonical SMILES). `prior.pt` is a plain `state_dict`:
+`torch.load(path, weights_only=True)`."""
+        model_line = f"reverse steps: {diffusion['num_steps']}"
+    return title, about, f"* vocabulary: {vocab_line}\n* {model_line}"
+
+
 def write_model_card(
-    ckpt_dir: Path, config: dict, log: dict, metrics: dict, examples: list[str], sampling: str, num_samples: int
+    ckpt_dir: Path,
+    config: dict,
+    log: dict,
+    metrics: dict,
+    examples: list[str],
+    sampling: str,
+    num_samples: int,
+    experiments: str = "",
 ) -> Path:
-    """Write ``MODEL_CARD.md`` into ``ckpt_dir``; ``config`` is the saved config (``model.train_config``)."""
+    """Write ``MODEL_CARD.md`` into ``ckpt_dir``; ``config`` is the saved config (``model.train_config``).
+
+    ``metrics`` holds ``prior``, ``baseline`` (random tokens), optionally ``test_subsample`` and
+    ``compare`` (another prior, labelled by ``compare_label``); ``experiments`` is markdown added as is.
+    """
     resolved = config.get("resolved", {})
-    rows = [
-        ("validity", "fraction of samples that decode to a molecule"),
-        ("uniqueness", "distinct / valid"),
-        ("novelty", "distinct valid not in MOSES train"),
-        ("FCD/Test", "Fréchet ChemNet Distance to MOSES test (176,074 molecules; lower is closer)"),
-        ("SNN/Test", "mean Tanimoto similarity to the nearest MOSES test molecule (Morgan r2, 1024 bits)"),
-        ("Frag/Test", "cosine similarity of BRICS fragment counts with MOSES test"),
-        ("Scaf/Test", "cosine similarity of Bemis-Murcko scaffold counts (2+ rings) with MOSES test"),
-        ("IntDiv", "MOSES IntDiv: 1 - mean Tanimoto over all pairs of valid samples (Morgan r2, 1024 bits)"),
-        ("IntDiv2", "MOSES IntDiv2: 1 - mean root-mean-square Tanimoto"),
-        ("Filters", "fraction of valid samples passing MOSES' filters (MCF, PAINS, atoms, charges, rings)"),
-        ("internal_diversity", "1 - mean pairwise Tanimoto of distinct molecules (Morgan r2, 2048 bits; 2,000)"),
-        ("w1_qed", "Wasserstein-1 of QED vs MOSES test"),
-        ("w1_sa", "Wasserstein-1 of SA score (1-10) vs test"),
-        ("w1_logp", "Wasserstein-1 of logP vs test"),
-        ("w1_mw", "Wasserstein-1 of molecular weight vs test"),
+    columns = [("prior", "this prior")]
+    if "compare" in metrics:
+        columns.append(("compare", metrics.get("compare_label", "other prior")))
+    ref = metrics.get("test_subsample", {})
+    columns += [("baseline", "random tokens"), ("test_subsample", f"MOSES test ({int(ref.get('n', 0))} others)")]
+    table = [
+        "| metric | " + " | ".join(label for _, label in columns) + " | goal | meets goal | meaning |",
+        "|---" * (len(columns) + 4) + "|",
     ]
-    prior, base, ref = metrics["prior"], metrics["baseline"], metrics.get("test_subsample", {})
-    n_ref = int(ref.get("n", 0))
-    table = [f"| metric | prior | random tokens | MOSES test ({n_ref} others) | meaning |", "|---|---|---|---|---|"]
-    for key, meaning in rows:
-        table.append(f"| {key} | {_fmt(prior.get(key))} | {_fmt(base.get(key))} | {_fmt(ref.get(key))} | {meaning} |")
+    for key, (meaning, goal) in ROWS.items():
+        cells = " | ".join(_fmt(metrics.get(name, {}).get(key)) for name, _ in columns)
+        met = meets_goal(key, metrics["prior"].get(key), ref.get(key))
+        table.append(f"| {key} | {cells} | {goal} | {'' if met is None else ('yes' if met else 'no')} | {meaning} |")
     curve = log.get("loss_curve", [])
     picks = curve[:: max(1, len(curve) // 12)] + (curve[-1:] if curve else [])
     seen, loss_rows = set(), []
@@ -100,10 +174,6 @@ def write_model_card(
     tcfg = config["train"]
     size_mb = (ckpt_dir / "prior.pt").stat().st_size / 1e6
     weights = f"EMA (decay {tcfg['ema_decay']})" if tcfg.get("ema_decay") else "plain"
-    vocab_line = (
-        f"{resolved.get('vocab_size')} SELFIES tokens (id 0 = pad `[nop]`), mask id "
-        f"{resolved.get('mask_id')}, sequence length {resolved.get('seq_len')}"
-    )
     data_line = (
         f"MOSES train split (molsets wheel), {resolved.get('train_molecules')} molecules for "
         f"training, {resolved.get('val_molecules')} held out"
@@ -113,54 +183,43 @@ def write_model_card(
         f"{log.get('wall_seconds', 0) / 60:.1f} min on {resolved.get('device')} (torch "
         f"{resolved.get('torch')}, {tcfg.get('num_threads')} thread(s)); finished: {log.get('finished')}"
     )
+    left_to_right = config["diffusion"].get("order") == "left_to_right"
+    loss_name = "NLL/token" if left_to_right else "NELBO/token"
     final_val = _fmt(val[-1]["val_loss"] if val else float("nan"), 4)
-    text = f"""# MOSES masked-diffusion prior (SELFIES)
+    title, about, model_lines = _describe(config, ckpt_dir)
+    text = f"""# {title}
 
-Pretrained prior for SVDD on molecules: an MDLM-style absorbing-state (masked) diffusion
-model, `svdd_ray.models.MaskedDiffusion`, over SELFIES tokens of the MOSES train set, with
-the bidirectional transformer `svdd_ray.chem.network.SequenceTransformer` as network.
-
-Load it with `model = svdd_ray.chem.train.load_prior("{ckpt_dir}")` (a `MaskedDiffusion`;
-`model.decode(x0)` gives canonical SMILES, `model.vocab` is the `SelfiesVocab`). `prior.pt` is a
-plain `MaskedDiffusion.state_dict()`: `torch.load(path, weights_only=True)`.
+{about}
 
 ## Model
-* vocabulary: {vocab_line}
-* parameters: {resolved.get("num_parameters")} ({size_mb:.1f} MB state_dict)
-* reverse steps: {config["diffusion"]["num_steps"]}; weights: {weights}
+{model_lines}
+* parameters: {resolved.get("num_parameters")} ({size_mb:.1f} MB state_dict); weights: {weights}
 
 ## Training
 * data: {data_line}
 * steps: {steps_line}
-* final validation NELBO (per token, nats): {final_val}
+* final validation {loss_name} (nats): {final_val}
 
-| step | seconds | train loss (NELBO/token) |
+| step | seconds | train loss ({loss_name}) |
 |---|---|---|
 {chr(10).join(loss_rows)}
 
 ## Sample quality ({num_samples} samples, seed {metrics.get("seed")})
-{sampling} The baseline decodes uniformly random non-pad tokens with
-the train set's length distribution; SELFIES decode almost any token string to a molecule, so
-validity alone says little here: compare uniqueness, novelty and the property distances.
-The MOSES metrics (Polykovskiy et al. 2020) follow MOSES' definitions: they count every valid
-sample, duplicates included; FCD, SNN, Frag and Scaf compare with the statistics of the whole MOSES
-test set that ship with MOSES (`test_stats.npz`). Property distances are to
-{metrics.get("reference_size")} random MOSES test molecules. The last column scores a disjoint
-sample of test molecules the same way (the noise floor); being part of the test set, its SNN is 1
-and its FCD, Frag and Scaf are slightly flattering.
+{sampling} The random-token baseline decodes uniformly random non-pad tokens with
+the train set's length distribution. The MOSES metrics (Polykovskiy et al. 2020) follow MOSES'
+definitions: they count every valid sample, duplicates included; FCD, SNN, Frag and Scaf compare
+with the statistics of the whole MOSES test set that ship with MOSES (`test_stats.npz`). Property
+distances are to {metrics.get("reference_size")} random MOSES test molecules. The MOSES-test column
+scores a disjoint sample of test molecules the same way (the noise floor); being part of the test
+set, its SNN is 1 and its FCD, Frag and Scaf are slightly flattering. Goals are issue 11's.
 
 {chr(10).join(table)}
 
 Example samples: {", ".join(f"`{s}`" for s in examples)}
-
+{experiments}
 ## Configuration
 ```yaml
 {cfg_text}```
-
-## Limitations
-Small model: it learns MOSES' token statistics only partly; property distributions
-are shifted from the data (see the distances above). Meant as the prior for reward-guided
-sampling experiments, not as a state-of-the-art generator.
 """
     path = ckpt_dir / "MODEL_CARD.md"
     path.write_text(text)
@@ -178,6 +237,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--device", default="cpu", help="where to sample and run ChemNet (cpu, cuda)")
     parser.add_argument("--samples", help="score these SMILES (one per line) instead of sampling")
     parser.add_argument("--sampling-note", default="", help="how --samples were drawn, for the card")
+    parser.add_argument("--compare-samples", help="SMILES of another prior (one per line) to score beside this one")
+    parser.add_argument("--compare-label", default="other prior", help="column title of --compare-samples")
+    parser.add_argument("--experiments", help="a markdown file added to the card as its experiments section")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
 
@@ -238,9 +300,15 @@ def main(argv: list[str] | None = None) -> int:
     ][: args.reference_size]
     say("metrics: test-set floor ...")
     metrics["test_subsample"] = evaluate(other, train=train_set, reference=reference, seed=args.seed, **moses)
+    if args.compare_samples:
+        say(f"metrics: {args.compare_label} ...")
+        compare = Path(args.compare_samples).read_text().splitlines()[: args.num_samples]
+        metrics["compare"] = evaluate(compare, train=train_set, reference=reference, seed=args.seed, **moses)
+        metrics["compare_label"] = args.compare_label
+    experiments = "\n" + Path(args.experiments).read_text() if args.experiments else ""
     (ckpt_dir / "metrics.json").write_text(json.dumps(metrics, indent=1))
     examples = [s for s in samples if s][:8]
-    path = write_model_card(ckpt_dir, config, log, metrics, examples, sampling, args.num_samples)
+    path = write_model_card(ckpt_dir, config, log, metrics, examples, sampling, args.num_samples, experiments)
     say(f"wrote {path}")
     return 0
 

@@ -1,11 +1,17 @@
-"""Train the masked-diffusion prior on MOSES SELFIES (``domain: molecules``).
+"""Train a molecule prior on MOSES (``domain: molecules``).
+
+Two kinds, chosen by ``diffusion.order``: ``random`` - masked diffusion with a transformer
+(``network``), revealing tokens in random order over ``diffusion.num_steps`` steps; and
+``left_to_right`` - an LSTM (``lstm``) that reveals ``diffusion.block_size`` tokens per step from
+the left (:class:`~svdd_ray.models.autoregressive.LeftToRightDiffusion`). ``data.tokens`` picks
+SELFIES or atom-level SMILES.
 
 Entry point: :func:`train_prior(config, out_dir)` with a :class:`MolPriorConfig`, called by
 ``jobs/train_prior.py``. Writes into ``out_dir``:
 
-* ``prior.pt``: ``MaskedDiffusion.state_dict()`` (EMA weights if enabled),
+* ``prior.pt``: the model's ``state_dict()`` (EMA weights if enabled),
   loadable with ``torch.load(path, weights_only=True)``;
-* ``vocab.json``: the SELFIES vocabulary (:class:`~svdd_ray.chem.tokens.SelfiesVocab`);
+* ``vocab.json``: the token vocabulary (:mod:`svdd_ray.chem.tokens`);
 * ``config.yaml``: the validated configuration plus ``resolved`` facts (vocabulary size,
   sequence length, device, ...);
 * ``train_log.json``: steps, wall time, loss curve, validation loss and sample checks.
@@ -29,26 +35,51 @@ import torch
 import yaml
 
 from svdd_ray.chem.network import SequenceTransformer
-from svdd_ray.chem.tokens import SelfiesVocab, encoded_moses
+from svdd_ray.chem.tokens import MoleculeVocab, SelfiesVocab, SmilesVocab, encoded_moses, load_vocab
 from svdd_ray.config import as_schema, load_checkpoint_config
 from svdd_ray.devices import pick_device
 from svdd_ray.errors import ConfigError
 from svdd_ray.training import TrainLoopConfig, TransformerConfig, train_masked_prior
 
-__all__ = ["MolPriorConfig", "build_model", "train_prior", "load_prior", "default_checkpoint_dir"]
+__all__ = [
+    "MolPriorConfig",
+    "build_model",
+    "train_prior",
+    "load_prior",
+    "load_smiles_prior",
+    "default_checkpoint_dir",
+    "smiles_checkpoint_dir",
+]
+
+
+VOCABS = {"selfies": SelfiesVocab, "smiles": SmilesVocab}
+ORDERS = ("random", "left_to_right")
 
 
 @dataclass
 class MolDataConfig:
-    """The MOSES train split (``limit``: first N molecules; ``val_size`` held out)."""
+    """The MOSES train split (``limit``: first N molecules; ``val_size`` held out) and its tokens."""
 
     dataset: str = "moses"
     limit: int | None = None
     val_size: int = 2000
+    tokens: str = "selfies"
 
     def check(self, path: str) -> None:
         if self.dataset != "moses":
             raise ConfigError(f"{path}.dataset: unknown molecule dataset {self.dataset!r} (only 'moses')")
+        if self.tokens not in VOCABS:
+            raise ConfigError(f"{path}.tokens: {self.tokens!r} is not one of {', '.join(VOCABS)}")
+
+
+@dataclass
+class LstmConfig:
+    """:class:`~svdd_ray.models.autoregressive.CausalLSTM` size (``diffusion.order: left_to_right``)."""
+
+    d_embed: int = 64
+    hidden: int = 384
+    layers: int = 2
+    dropout: float = 0.0
 
 
 #: :class:`~svdd_ray.models.transformer.SequenceTransformer` size.
@@ -57,9 +88,25 @@ MolNetworkConfig = TransformerConfig
 
 @dataclass
 class MolDiffusionConfig:
-    """Reverse steps used when sampling."""
+    """How the prior generates: reveal ``order``, and its steps.
+
+    ``random``: ``num_steps`` reverse steps of masked diffusion. ``left_to_right``:
+    ``block_size`` tokens per step, so ``ceil(seq_len / block_size)`` steps (``num_steps`` is
+    then unused); ``temperature`` scales its logits when sampling.
+    """
 
     num_steps: int = 50
+    order: str = "random"
+    block_size: int = 4
+    temperature: float = 1.0
+
+    def check(self, path: str) -> None:
+        if self.order not in ORDERS:
+            raise ConfigError(f"{path}.order: {self.order!r} is not one of {', '.join(ORDERS)}")
+        if self.num_steps < 1 or self.block_size < 1:
+            raise ConfigError(f"{path}: num_steps and block_size must be >= 1")
+        if not self.temperature > 0:
+            raise ConfigError(f"{path}.temperature: must be > 0, got {self.temperature!r}")
 
 
 #: Optimiser, schedule, budget, logging and resumption (the shared masked-prior training loop).
@@ -75,6 +122,7 @@ class MolPriorConfig:
     out_dir: str | None = None
     data: MolDataConfig = field(default_factory=MolDataConfig)
     network: MolNetworkConfig = field(default_factory=MolNetworkConfig)
+    lstm: LstmConfig = field(default_factory=LstmConfig)
     diffusion: MolDiffusionConfig = field(default_factory=MolDiffusionConfig)
     train: MolTrainConfig = field(default_factory=MolTrainConfig)
 
@@ -88,14 +136,19 @@ def as_config(config: MolPriorConfig | dict | None) -> MolPriorConfig:
     return as_schema(MolPriorConfig, config)
 
 
-def build_model(config: MolPriorConfig, vocab: SelfiesVocab):
-    """The (untrained) ``MaskedDiffusion`` described by ``config``."""
+def build_model(config: MolPriorConfig, vocab: MoleculeVocab):
+    """The (untrained) model described by ``config``: a ``MaskedDiffusion`` or a ``LeftToRightDiffusion``."""
     from svdd_ray.models import MaskedDiffusion
+    from svdd_ray.models.autoregressive import CausalLSTM, LeftToRightDiffusion
 
+    diffusion = config.diffusion
+    if diffusion.order == "left_to_right":
+        network = CausalLSTM(vocab.size, **dataclasses.asdict(config.lstm))
+        return LeftToRightDiffusion(
+            network, vocab.size, vocab.seq_len, diffusion.block_size, diffusion.temperature, decoder=vocab.decode
+        )
     network = SequenceTransformer(vocab.size, vocab.seq_len, **dataclasses.asdict(config.network))
-    return MaskedDiffusion(
-        network, vocab.size, vocab.seq_len, num_steps=config.diffusion.num_steps, decoder=vocab.decode
-    )
+    return MaskedDiffusion(network, vocab.size, vocab.seq_len, num_steps=diffusion.num_steps, decoder=vocab.decode)
 
 
 def default_checkpoint_dir() -> Path:
@@ -103,11 +156,22 @@ def default_checkpoint_dir() -> Path:
     return Path(__file__).resolve().parents[2] / "checkpoints" / "moses"
 
 
+def smiles_checkpoint_dir() -> Path:
+    """``checkpoints/moses_smiles``: the left-to-right SMILES prior of this checkout."""
+    return default_checkpoint_dir().with_name("moses_smiles")
+
+
+def load_smiles_prior(checkpoint_dir: str | os.PathLike | None = None, device: str = "cpu", **overrides: Any):
+    """:func:`load_prior` of the left-to-right SMILES prior (``checkpoints/moses_smiles`` by default)."""
+    return load_prior(checkpoint_dir or smiles_checkpoint_dir(), device, **overrides)
+
+
 def load_prior(checkpoint_dir: str | os.PathLike | None = None, device: str = "cpu", **overrides: Any):
-    """The trained MOSES prior as a ready ``MaskedDiffusion`` in eval mode (no gradients).
+    """A trained MOSES prior, ready in eval mode (no gradients): a ``MaskedDiffusion`` or a ``LeftToRightDiffusion``.
 
     ``checkpoint_dir`` defaults to the committed ``checkpoints/moses``; ``overrides`` replace
-    ``diffusion`` entries of the saved config (``num_steps=100``). The vocabulary and the saved
+    ``diffusion`` entries of the saved config (``num_steps=100``; ``block_size=2`` for a
+    left-to-right prior). The vocabulary and the saved
     config (a dict, with its ``resolved`` facts) ride along as ``model.vocab`` and
     ``model.train_config`` (``model.decode`` turns token ids into canonical SMILES).
     """
@@ -119,7 +183,12 @@ def load_prior(checkpoint_dir: str | os.PathLike | None = None, device: str = "c
         overrides,
         upgrade=lambda saved: {"resolved": saved.pop("resolved", {})},
     )
-    vocab = SelfiesVocab.load(ckpt_dir / "vocab.json")
+    if config.diffusion.order == "left_to_right" and "num_steps" in overrides:
+        raise ConfigError(
+            "load_prior.num_steps: this prior reveals tokens left to right; set block_size instead "
+            f"(steps = ceil(sequence length / block_size); saved block_size {config.diffusion.block_size})"
+        )
+    vocab = load_vocab(ckpt_dir / "vocab.json")
     model = build_model(config, vocab)
     state = torch.load(ckpt_dir / "prior.pt", map_location="cpu", weights_only=True)
     if not any(key.startswith("network.") for key in state):  # a bare network state_dict
@@ -158,8 +227,10 @@ def train_prior(config: MolPriorConfig | dict | None, out_dir: str | os.PathLike
         print(f"[train_prior {time.strftime('%H:%M:%S')}] {msg}", flush=True)
 
     t_data = time.time()
-    say("encoding MOSES train set to SELFIES (cached after the first run) ...")
-    vocab, ids = encoded_moses("train", limit=cfg.data.limit, progress=lambda d, n: say(f"  encoded {d}/{n}"))
+    say(f"encoding MOSES train set to {cfg.data.tokens} tokens (cached after the first run) ...")
+    vocab, ids = encoded_moses(
+        "train", limit=cfg.data.limit, progress=lambda d, n: say(f"  encoded {d}/{n}"), kind=VOCABS[cfg.data.tokens]
+    )
     data_seconds = time.time() - t_data
     say(f"{len(ids)} molecules, {vocab} ({data_seconds:.1f} s)")
     rng = np.random.default_rng(seed)

@@ -14,6 +14,7 @@ from svdd_ray.engine.output import RunOutput
 from svdd_ray.plugins import resolve
 from svdd_ray.protocol import Reward
 from svdd_ray.rewards import build_components, close_reward, key_function
+from svdd_ray.surrogates import build_surrogates
 
 __all__ = ["check_plugins", "check_resources", "connect", "run"]
 
@@ -64,6 +65,7 @@ def run(config: Config, progress: Callable[[dict], None] | None = None) -> tuple
     """
     check_plugins(config)
     rewards = build_components(config.reward.components)
+    surrogates = build_surrogates(config.reward.components)
     executor = cache = None
     try:
         output = RunOutput(config)
@@ -72,7 +74,7 @@ def run(config: Config, progress: Callable[[dict], None] | None = None) -> tuple
         cache = RewardCache(config.reward.cache_file, enabled=config.reward.cache)
         keys = {name: key_function(reward) for name, reward in rewards.items()}
         done = output.open()
-        totals = Driver(config, executor, output, cache, keys, progress).run(done)
+        totals = Driver(config, executor, output, cache, keys, progress, surrogates).run(done)
     finally:
         if executor is not None:
             executor.shutdown()

@@ -23,6 +23,7 @@ from svdd_ray.engine.output import RunOutput, object_cell
 from svdd_ray.engine.runner import BatchDone, NeedRewards
 from svdd_ray.errors import RunFailed
 from svdd_ray.rewards import combine
+from svdd_ray.surrogates import Surrogate, prescreen
 
 
 @dataclass
@@ -41,6 +42,8 @@ class BatchState:
     attempt: int = 0  # replays of the batch so far (see Driver._replay)
     steps: int = 0  # reward requests in this attempt
     accounted: int = 0  # reward requests already counted by earlier attempts
+    seen: dict[str, dict[str, tuple[Any, float]]] = field(default_factory=dict)  # real scores, for surrogates
+    guessed: dict[str, set[str]] = field(default_factory=dict)  # keys valued by a surrogate in this request
 
 
 @dataclass
@@ -86,14 +89,17 @@ class Driver:
         cache: RewardCache,
         keys: dict[str, Callable[[Any], str]],
         progress: Callable[[dict], None] | None = None,
+        surrogates: dict[str, Surrogate] | None = None,
     ) -> None:
-        """``keys``: each reward component's cache-key function (from the rewards built in this process)."""
+        """``keys``: each reward component's cache-key function (from the rewards built in this process);
+        ``surrogates``: the pre-screening surrogate of each component that has ``prescreen``."""
         self.config = config
         self.executor = executor
         self.output = output
         self.cache = cache
         self.keys = keys
         self.progress = progress or (lambda event: None)
+        self.surrogates = surrogates or {}
         self.components = config.reward.components
         self.settings = {c.name: c for c in self.components}
         self.queues: dict[str, deque[Chunk]] = {c.name: deque() for c in self.components}
@@ -108,6 +114,7 @@ class Driver:
             "failed_calls": 0,
             "replays": 0,
             "replay_reward_calls": 0,
+            "surrogate_values": 0,
         }
 
     def run(self, done: set[int]) -> dict:
@@ -164,7 +171,7 @@ class Driver:
     def _on_request(self, request: NeedRewards) -> None:
         state = self.batches[request.batch]
         state.request = request
-        state.scores, state.keys = {}, {}
+        state.scores, state.keys, state.guessed = {}, {}, {}
         state.steps += 1
         first_time = state.steps > state.accounted  # a replayed step was counted by the attempt that died
         for comp in self.components:
@@ -175,6 +182,8 @@ class Driver:
             first = {}
             for key, obj in zip(keys, request.objects):
                 first.setdefault(key, obj)
+            if comp.name in self.surrogates:
+                missing = self._prescreen(state, request, comp.name, missing, first)
             size = self.settings[comp.name].chunk_size
             for start in range(0, len(missing), size):
                 part = missing[start : start + size]
@@ -190,6 +199,33 @@ class Driver:
                 self.totals["reward_calls"] += len(missing)
         if state.outstanding == 0:
             self._resume(request.batch)
+
+    def _prescreen(self, state: BatchState, request: NeedRewards, name: str, missing: list[str], first: dict) -> list:
+        """The keys of ``missing`` to score; the others get the surrogate's prediction (see ``PrescreenConfig``).
+
+        The choice is made over all of the request's distinct candidates, cached or not, and those not
+        chosen take the surrogate's value even when the cache knows better: the cache's contents depend
+        on timing, the choice must not. The surrogate learns from this batch's own scores only, and the
+        random share is drawn from (seed, batch, step).
+        """
+        plan = self.settings[name].prescreen
+        seen = state.seen.setdefault(name, {})
+        if request.t == 0 or len(seen) < plan.min_scored:
+            return missing
+        distinct = list(first)
+        surrogate = self.surrogates[name]
+        objects, scores = zip(*seen.values())
+        surrogate.fit(list(objects), list(scores))
+        predicted = np.asarray(surrogate.predict([first[k] for k in distinct]), dtype=np.float64)
+        rng = np.random.default_rng([self.config.run.seed, request.batch, state.steps])
+        picked = {distinct[i] for i in prescreen(predicted, plan.keep, plan.explore, rng)}
+        guessed = state.guessed.setdefault(name, set())
+        for key, value in zip(distinct, predicted):
+            if key not in picked:
+                state.scores[name][key] = float(value)
+                guessed.add(key)
+        self.totals["surrogate_values"] += len(guessed)
+        return [key for key in missing if key in picked]
 
     def _replay(self, batch: int, err: BaseException) -> None:
         """Start ``batch`` again from its beginning; stop the run once it has failed too often."""
@@ -209,7 +245,7 @@ class Driver:
         state.accounted = max(state.accounted, state.steps)
         state.attempt += 1
         state.steps = state.outstanding = 0
-        state.request, state.keys, state.scores, state.trace = None, {}, {}, []
+        state.request, state.keys, state.scores, state.trace, state.seen = None, {}, {}, [], {}
         self.progress({"kind": "replay", "batch": batch, "attempt": state.attempt, "error": last_line(err)})
         self.pending[self.executor.start(batch, state.size)] = Denoising(batch)
 
@@ -230,8 +266,16 @@ class Driver:
     def _component_scores(self, state: BatchState, keys: dict[str, list[str]]) -> dict[str, np.ndarray]:
         return {c: np.array([state.scores[c].get(k, math.nan) for k in ks], dtype=np.float64) for c, ks in keys.items()}
 
+    def _remember_scores(self, state: BatchState) -> None:
+        """Add the real (not surrogate) scores of this request to what the batch's surrogates learn from."""
+        for name, seen in state.seen.items():
+            for key, obj in zip(state.keys[name], state.request.objects):
+                if key in state.scores[name] and key not in seen and key not in state.guessed.get(name, ()):
+                    seen[key] = (obj, state.scores[name][key])
+
     def _resume(self, batch: int) -> None:
         state = self.batches[batch]
+        self._remember_scores(state)
         total = combine(self.components, self._component_scores(state, state.keys))
         valid = np.isfinite(total)
         best = float(total[valid].max()) if valid.any() else math.nan

@@ -55,6 +55,16 @@ def test_evaluate_keys():
     out = M.evaluate(["CCO", "CCCO", "bad"], train={"CCO"}, reference=["CCO"])
     assert out["validity"] == pytest.approx(2 / 3) and out["novelty"] == pytest.approx(0.5)
     assert {"w1_qed", "w1_sa", "w1_logp", "w1_mw", "internal_diversity", "uniqueness", "n"} <= set(out)
+    assert out["aromatic"] == 0.0 and out["macrocycle"] == 0.0
+
+
+def test_ring_fractions_count_aromatic_rings_and_macrocycles():
+    # benzene and pyridine: aromatic; cyclohexane: neither; cyclononane: a 9-ring; invalid strings do not count
+    out = M.ring_fractions(["c1ccccc1", "c1ccncc1", "C1CCCCC1", "C1CCCCCCCC1", "bad"])
+    assert out == {"aromatic": pytest.approx(0.5), "macrocycle": pytest.approx(0.25)}
+    assert M.ring_fractions(["C1CCCCCCC1", "c1ccccc1", "c1ccccc1"])["macrocycle"] == pytest.approx(0.0)  # 8: not > 8
+    assert M.ring_fractions(["c1ccccc1", "c1ccccc1", "CC"])["aromatic"] == pytest.approx(2 / 3)  # duplicates count
+    assert math.isnan(M.ring_fractions(["bad"])["aromatic"])
 
 
 # ------------------------------------------------------------------ MOSES metrics

@@ -4,7 +4,14 @@ import pytest
 import torch
 from rdkit import Chem
 
-from svdd_ray.chem.tokens import PAD_TOKEN, SelfiesVocab, smiles_to_selfies_tokens
+from svdd_ray.chem.tokens import (
+    PAD_TOKEN,
+    SelfiesVocab,
+    SmilesVocab,
+    load_vocab,
+    smiles_to_selfies_tokens,
+    smiles_to_tokens,
+)
 
 
 @pytest.fixture(scope="module")
@@ -97,3 +104,50 @@ def test_build_small_vocab():
     v = SelfiesVocab.build(["CCO", "c1ccccc1", "CCN", "bad("])
     assert v.seq_len == 8  # benzene: 6 atoms + ring tokens
     assert v.decode(v.encode(["OCC", "c1ccccc1"])) == ["CCO", "c1ccccc1"]
+
+
+# ---------------------------------------------------------------- atom-level SMILES
+
+
+@pytest.fixture(scope="module")
+def smiles_vocab(moses_train_small):
+    return SmilesVocab.build(moses_train_small)
+
+
+def test_smiles_tokens_keep_atoms_whole():
+    assert smiles_to_tokens("C[nH]1cc(Cl)c(Br)c1%12") is None  # ring bond 12 never closes: not a molecule
+    assert smiles_to_tokens("Clc1cc[nH]c1Br") == ["Cl", "c", "1", "c", "c", "[nH]", "c", "1", "Br"]
+    assert smiles_to_tokens("C1CC(") is None and smiles_to_tokens("") is None and smiles_to_tokens(None) is None
+
+
+@pytest.mark.moses
+def test_smiles_round_trip_and_room_for_the_end_token(smiles_vocab, moses_train_small):
+    mols = moses_train_small[:500]
+    x = smiles_vocab.encode(mols)
+    assert smiles_vocab.decode(x) == [canon(s) for s in mols]
+    longest = max(len(smiles_to_tokens(s)) for s in moses_train_small)
+    assert smiles_vocab.seq_len == longest + 1
+    assert (x[:, -1] == smiles_vocab.pad_id).all()  # every row ends with at least one pad
+
+
+def test_smiles_decoding_stops_at_the_first_pad():
+    v = SmilesVocab.build(["CCO", "c1ccccc1"])
+    x = v.encode(["CCO"])[0]
+    x[4:] = torch.tensor([v.index["c"]] * (v.seq_len - 4))  # garbage after the end token
+    assert v.decode(x) == ["CCO"]
+    x[1] = v.pad_id
+    assert v.decode(x) == ["C"]
+    bad = v.encode(["CCO"])
+    bad[0, 0] = v.index["1"]  # an unclosed ring
+    assert v.decode(bad) == [""]
+
+
+def test_vocab_files_know_their_kind(tmp_path):
+    smiles, selfies = SmilesVocab.build(["CCO"]), SelfiesVocab.build(["CCO"])
+    assert load_vocab(smiles.save(tmp_path / "a.json")) == smiles
+    assert load_vocab(selfies.save(tmp_path / "b.json")) == selfies
+    with pytest.raises(ValueError, match="SmilesVocab"):
+        SmilesVocab.load(tmp_path / "b.json")
+    (tmp_path / "c.json").write_text('{"format": "x"}')
+    with pytest.raises(ValueError, match="c.json: not a vocabulary file"):
+        load_vocab(tmp_path / "c.json")

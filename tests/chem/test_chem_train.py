@@ -67,6 +67,33 @@ def test_tiny_training_run_writes_loadable_checkpoint(tmp_path):
     assert int(result.x0.max()) < vocab.size  # no mask left
 
 
+@pytest.mark.moses
+def test_tiny_left_to_right_smiles_prior_trains_loads_and_samples(tmp_path):
+    from svdd_ray.chem.tokens import SmilesVocab
+    from svdd_ray.chem.train import load_prior, train_prior
+    from svdd_ray.errors import ConfigError
+    from svdd_ray.models.autoregressive import LeftToRightDiffusion
+
+    config = {
+        **TINY,
+        "data": {**TINY["data"], "tokens": "smiles"},
+        "lstm": {"d_embed": 8, "hidden": 16, "layers": 1},
+        "diffusion": {"order": "left_to_right", "block_size": 5},
+    }
+    log = train_prior(config, tmp_path)
+    assert log["finished"] and all(math.isfinite(e["loss"]) for e in log["loss_curve"])
+    model = load_prior(tmp_path)
+    assert isinstance(model, LeftToRightDiffusion) and isinstance(model.vocab, SmilesVocab)
+    assert model.num_steps == -(-model.vocab.seq_len // 5)
+    assert load_prior(tmp_path, block_size=2).num_steps == -(-model.vocab.seq_len // 2)
+    with pytest.raises(ConfigError, match=r"^load_prior\.num_steps: this prior reveals tokens left to right"):
+        load_prior(tmp_path, num_steps=50)
+    import svdd_ray
+
+    result = svdd_ray.sample(model, lambda x, t: torch.zeros(len(x)), method="pretrained", num_samples=3, seed=1)
+    assert len(result.objects) == 3 and int(result.x0.max()) < model.vocab.size
+
+
 def test_config_validation():
     from svdd_ray.chem.train import MolPriorConfig, as_config
     from svdd_ray.errors import ConfigError
@@ -75,6 +102,12 @@ def test_config_validation():
         as_config({"domain": "digits"})
     with pytest.raises(ConfigError, match=r"^config\.data\.dataset: unknown molecule dataset 'zinc'"):
         as_config({"data": {"dataset": "zinc"}})
+    with pytest.raises(ConfigError, match=r"^config\.data\.tokens: 'inchi' is not one of selfies, smiles$"):
+        as_config({"data": {"tokens": "inchi"}})
+    with pytest.raises(ConfigError, match=r"^config\.diffusion\.order: 'backwards' is not one of random"):
+        as_config({"diffusion": {"order": "backwards"}})
+    with pytest.raises(ConfigError, match=r"^config\.diffusion\.temperature: must be > 0"):
+        as_config({"diffusion": {"temperature": 0}})
     with pytest.raises(ConfigError, match=r"^config\.train\.lrr: unknown key"):
         as_config({"train": {"lrr": 5e-4}})
     cfg = as_config({"train": {"lr": 5e-4}})
@@ -112,7 +145,7 @@ def test_committed_prior_loads_with_the_aligned_signature():
     assert model.train_config["resolved"]["vocab_size"] == model.vocab.size
     from svdd_ray.errors import ConfigError
 
-    with pytest.raises(ConfigError, match=r"^load_prior\.steps: unknown key \(known: num_steps\)$"):
+    with pytest.raises(ConfigError, match=r"^load_prior\.steps: unknown key \(known: block_size, num_steps, order"):
         load_prior(steps=5)
 
 
@@ -181,7 +214,18 @@ def test_model_card_pieces(tmp_path):
     metrics = {"seed": 0, "prior": {"validity": 0.9}, "baseline": {"validity": 1.0}}
     path = write_model_card(tmp_path, config, log, metrics, ["CCO"], "Sampling took 1 s on cpu.", 20)
     text = path.read_text()
-    assert "| validity | 0.900 | 1.000 |" in text and "`CCO`" in text and "steps: 4" in text
+    assert "| validity | 0.900 | 1.000 | n/a | >= 0.95 | no |" in text and "`CCO`" in text and "steps: 4" in text
+    assert "masked-diffusion prior (SELFIES)" in text
+
+
+def test_model_card_goals():
+    from svdd_ray.chem.model_card import meets_goal
+
+    assert meets_goal("FCD/Test", 0.9, None) and not meets_goal("FCD/Test", 1.1, None)
+    assert meets_goal("validity", 0.95, None) and not meets_goal("validity", 0.94, None)
+    assert meets_goal("aromatic", 0.96, 0.98) and not meets_goal("aromatic", 0.94, 0.98)
+    assert meets_goal("aromatic", 0.96, None) is None and meets_goal("IntDiv", 0.8, 0.85) is None
+    assert meets_goal("novelty", float("nan"), None) is None
 
 
 def test_the_committed_prior_was_trained_by_the_shipped_gpu_config():
