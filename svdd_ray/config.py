@@ -21,7 +21,7 @@ import yaml
 
 from svdd_ray.errors import ConfigError
 from svdd_ray.plugins import domain_of_model
-from svdd_ray.samplers import METHODS, check_selection_plan
+from svdd_ray.samplers import METHODS, check_selection_plan, check_window, in_window
 from svdd_ray.sampling import sampler_options
 
 __all__ = ["Config", "ConfigError", "PluginSpec", "RewardComponent", "apply_override", "from_dict", "load_config"]
@@ -102,6 +102,10 @@ class ModelConfig:
 class ValueConfig:
     """``pm``: reward of the denoised prediction; ``mc``: a value ``network`` (with ``checkpoint``) for t >= 1.
 
+    ``network_steps`` (``mc``): the share of the reverse steps, ``[start, stop]``, where the network gives
+    the values; the other steps use the PM value (the reward of the denoised prediction). ``[0, 0.6]``:
+    a cheap network early, the reward where x0_hat is informative - a multi-fidelity value plan.
+
     ``guide`` (for ``dps``): a factory called as ``target(model, **options)`` that returns a
     differentiable value; it runs inside the denoiser actors.
     """
@@ -112,8 +116,10 @@ class ValueConfig:
     network: PluginSpec | None = None
     checkpoint: str | None = None
     guide: PluginSpec | None = None
+    network_steps: list = field(default_factory=lambda: [0.0, 1.0])
 
     def check(self, path: str) -> None:
+        _window(self, path, "network_steps")
         if self.kind not in ("pm", "mc"):
             raise ConfigError(f"{path}.kind: must be 'pm' or 'mc', got {self.kind!r}")
         if self.kind == "mc":
@@ -154,7 +160,10 @@ class RewardComponent:
 
     ``target`` is the reward to import; ``name`` labels it (the ``reward_<name>`` column and the
     cache) and defaults to ``target``. ``prescreen`` (:class:`PrescreenConfig`) spends this reward
-    only on the candidates a surrogate ranks best.
+    only on the candidates a surrogate ranks best. ``steps`` (``[start, stop]``, shares of the reverse
+    steps) limits the component to part of the run: ``[0, 0.6]`` a cheap reward early, ``[0.6, 1]`` the
+    expensive one late (values at other steps leave it out; final samples get the components whose
+    ``steps`` end at 1).
     """
 
     HINTS: ClassVar[dict[str, str]] = {"target": "the reward to import; 'name' is now only its label"}
@@ -170,12 +179,18 @@ class RewardComponent:
     chunk_size: int = 16
     timeout_s: float = 300.0
     prescreen: PrescreenConfig | None = None
+    steps: list = field(default_factory=lambda: [0.0, 1.0])
 
     def __post_init__(self) -> None:
         if self.name is None:
             self.name = self.target
 
+    def scores_states_at(self, t: int, num_steps: int) -> bool:
+        """Whether this component scores states ``x_t`` (made by step t + 1; ``t = 0``: the final samples)."""
+        return self.steps[1] == 1.0 if t == 0 else in_window(t + 1, num_steps, self.steps)
+
     def check(self, path: str) -> None:
+        _window(self, path, "steps")
         _at_least(self, path, "actors", 1)
         _at_least(self, path, "chunk_size", 1)
         if self.num_cpus < 0:
@@ -205,6 +220,16 @@ class RewardConfig:
         if len(set(names)) != len(names):
             raise ConfigError(
                 f"{path}.components: reward names must be unique, got {names} (set 'name' to tell them apart)"
+            )
+        covered = 0.0
+        for start, stop in sorted(c.steps for c in self.components):
+            if start > covered:
+                break
+            covered = max(covered, stop)
+        if covered < 1.0:
+            raise ConfigError(
+                f"{path}.components: no component scores the steps from {covered:g} on "
+                "(their 'steps' windows must cover [0, 1] together)"
             )
 
 
@@ -250,6 +275,13 @@ class Config:
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
+
+
+def _window(obj: Any, path: str, key: str) -> None:
+    try:
+        check_window(getattr(obj, key))
+    except ValueError as err:
+        raise ConfigError(f"{path}.{key}: {err}") from None
 
 
 def _at_least(obj: Any, path: str, key: str, low: int) -> None:

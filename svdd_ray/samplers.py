@@ -38,15 +38,30 @@ def rollout(model: DiffusionModel, n: int, generator: torch.Generator) -> Iterat
         yield t - 1, x
 
 
+def check_window(window: Sequence[float]) -> None:
+    """Raise ValueError unless ``window`` is ``[start, stop]`` with ``0 <= start < stop <= 1``."""
+    pair = list(window) if isinstance(window, (list, tuple)) else None
+    if not pair or len(pair) != 2 or not all(isinstance(w, (int, float)) for w in pair):
+        raise ValueError(f"must be [start, stop] (fractions of the reverse steps), got {window!r}")
+    if not 0.0 <= pair[0] < pair[1] <= 1.0:
+        raise ValueError(f"must satisfy 0 <= start < stop <= 1, got {window!r}")
+
+
+def in_window(t: int, num_steps: int, window: Sequence[float]) -> bool:
+    """Whether step ``t`` (x_t -> x_{t-1}) lies in ``window``: the share of the reverse process done before it,
+    ``(num_steps - t) / num_steps``, is in ``[start, stop)``. The values of ``x_{t-1}`` belong to step ``t``."""
+    start, stop = window
+    return start <= (num_steps - t) / num_steps < stop
+
+
 def check_selection_plan(select_every: int, select_window: Sequence[float]) -> None:
     """Raise ValueError (naming the option) unless the plan is valid; see :func:`selection_plan`."""
     if isinstance(select_every, bool) or not isinstance(select_every, int) or select_every < 1:
         raise ValueError(f"select_every must be an integer >= 1, got {select_every!r}")
-    window = list(select_window) if isinstance(select_window, (list, tuple)) else None
-    if not window or len(window) != 2 or not all(isinstance(w, (int, float)) for w in window):
-        raise ValueError(f"select_window must be [start, stop] (fractions of the reverse steps), got {select_window!r}")
-    if not 0.0 <= window[0] < window[1] <= 1.0:
-        raise ValueError(f"select_window must satisfy 0 <= start < stop <= 1, got {select_window!r}")
+    try:
+        check_window(select_window)
+    except ValueError as err:
+        raise ValueError(f"select_window {err}") from None
 
 
 def selection_plan(
@@ -62,8 +77,7 @@ def selection_plan(
     guide and select at every step.
     """
     check_selection_plan(select_every, select_window)
-    start, stop = select_window
-    guided = {t for t in range(1, num_steps + 1) if start <= (num_steps - t) / num_steps < stop}
+    guided = {t for t in range(1, num_steps + 1) if in_window(t, num_steps, select_window)}
     last = min(guided, default=1)
     return guided, {t for t in guided if (t - last) % select_every == 0}
 

@@ -9,7 +9,7 @@ import torch
 from torch import Tensor, nn
 
 from svdd_ray.protocol import DiffusionModel, Reward
-from svdd_ray.samplers import rollout
+from svdd_ray.samplers import in_window, rollout
 from svdd_ray.sampling import as_values, make_generator
 
 
@@ -171,19 +171,18 @@ def train_value_network(
 
 
 @dataclass
-class MCValue(SplitValue):
-    """SVDD-MC: a regressed value network for t >= 1 and the true reward at t = 0."""
+class MCValue(PMValue):
+    """SVDD-MC: a regressed value network for t >= 1 and the true reward at t = 0.
 
-    model: DiffusionModel
-    value_net: ValueNetwork
-    reward: Reward | None
+    ``window`` (``[start, stop]``, shares of the reverse steps) limits the network to part of the
+    run; the other steps fall back to the PM value (the reward of the denoised prediction).
+    """
 
-    def objects(self, x: Tensor, t: int) -> list:
-        """The decoded final states that the reward scores (only asked for at t = 0)."""
-        return self.model.decode(x)
+    value_net: ValueNetwork | None = None
+    window: tuple[float, float] = (0.0, 1.0)
 
     def local_values(self, x: Tensor, t: int) -> Tensor | None:
-        if t == 0:
+        if t == 0 or not in_window(t + 1, self.model.num_steps, self.window):
             return None
         with torch.no_grad():
             return as_values(self.value_net(x, t), len(x), source="value network")

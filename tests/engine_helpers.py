@@ -40,8 +40,37 @@ def read_samples(out) -> pd.DataFrame:
     return pd.read_parquet(out).sort_values("index").reset_index(drop=True)
 
 
+class CountingOnes:
+    """``ones`` that counts the objects it scores, per ``label`` (local backend: rewards live in this process)."""
+
+    scored: dict[str, int] = {}
+
+    def __init__(self, label: str = "ones") -> None:
+        self.label = label
+
+    def __call__(self, objects: list[str]) -> list[float]:
+        from svdd_ray.demo import ones
+
+        CountingOnes.scored[self.label] = CountingOnes.scored.get(self.label, 0) + len(objects)
+        return ones(objects)
+
+
+def constant(objects: list[str], value: float = 5.0) -> list[float]:
+    """The same score for every object."""
+    return [value] * len(objects)
+
+
 def component(name, **kw) -> dict:
     return {"target": name, "num_cpus": 0.25, "chunk_size": 8, **kw}
 
 
-__all__ = ["RewardComponent", "SAMPLE_COLUMNS", "component", "read_samples", "small_config", "with_resources"]
+__all__ = [
+    "CountingOnes",
+    "RewardComponent",
+    "SAMPLE_COLUMNS",
+    "component",
+    "constant",
+    "read_samples",
+    "small_config",
+    "with_resources",
+]

@@ -84,7 +84,7 @@ def test_regression_recovers_the_conditional_expected_reward(trained):
 
 def test_svdd_mc_beats_pretrained(trained):
     toy, _, value_net, _ = trained
-    value = MCValue(toy.model, value_net, toy.reward_fn)
+    value = MCValue(toy.model, toy.reward_fn, value_net)
     pre = svdd_ray.sample(toy.model, value, method="pretrained", num_samples=2000, seed=1)
     mc = svdd_ray.sample(toy.model, value, method="svdd", num_samples=2000, num_candidates=8, seed=1)
     assert mc.rewards.mean() > pre.rewards.mean() + 0.2

@@ -174,7 +174,7 @@ class Driver:
         state.scores, state.keys, state.guessed = {}, {}, {}
         state.steps += 1
         first_time = state.steps > state.accounted  # a replayed step was counted by the attempt that died
-        for comp in self.components:
+        for comp in self._scoring(request.t, request.num_steps):
             keys = [self.keys[comp.name](o) for o in request.objects]
             hits_before = self.cache.hits
             found, missing = self.cache.lookup(comp.name, keys)
@@ -263,6 +263,10 @@ class Driver:
         if state.outstanding == 0:
             self._resume(chunk.batch)
 
+    def _scoring(self, t: int, num_steps: int) -> list:
+        """The reward components that score states at step ``t`` (their ``steps`` windows)."""
+        return [c for c in self.components if c.scores_states_at(t, num_steps)]
+
     def _component_scores(self, state: BatchState, keys: dict[str, list[str]]) -> dict[str, np.ndarray]:
         return {c: np.array([state.scores[c].get(k, math.nan) for k in ks], dtype=np.float64) for c, ks in keys.items()}
 
@@ -276,7 +280,8 @@ class Driver:
     def _resume(self, batch: int) -> None:
         state = self.batches[batch]
         self._remember_scores(state)
-        total = combine(self.components, self._component_scores(state, state.keys))
+        scoring = self._scoring(state.request.t, state.request.num_steps)
+        total = combine(scoring, self._component_scores(state, state.keys))
         valid = np.isfinite(total)
         best = float(total[valid].max()) if valid.any() else math.nan
         mean = float(total[valid].mean()) if valid.any() else math.nan
@@ -286,8 +291,11 @@ class Driver:
 
     def _on_done(self, done: BatchDone) -> None:
         state = self.batches.pop(done.batch)
-        final_keys = {c.name: [self.keys[c.name](o) for o in done.objects] for c in self.components}
+        final = self._scoring(0, 1)
+        final_keys = {c.name: [self.keys[c.name](o) for o in done.objects] for c in final}
         parts = self._component_scores(state, final_keys)
+        missing = np.full(len(done.objects), math.nan)  # a component that does not score final samples
+        parts = {c.name: parts.get(c.name, missing) for c in self.components}
         run, n = self.config.run, len(done.objects)
         start = done.batch * self.config.run.batch_size
         wall = time.perf_counter() - state.started

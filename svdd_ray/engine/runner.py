@@ -30,6 +30,7 @@ class NeedRewards:
     batch: int
     t: int
     objects: list
+    num_steps: int = 0  # the model's reverse steps, so the driver can place t in the run
 
 
 @dataclass
@@ -72,7 +73,7 @@ def build_value(config: Config, model: DiffusionModel) -> SplitValue:
         first = (str(err).strip().splitlines() or [type(err).__name__])[0]
         raise ConfigError(f"value.checkpoint: {value.checkpoint} does not load into the network ({first})") from None
     device = getattr(model, "device", torch.device("cpu"))
-    return MCValue(model, value_net.to(device).eval(), reward=None)
+    return MCValue(model, reward=None, value_net=value_net.to(device).eval(), window=tuple(value.network_steps))
 
 
 def build_guide(config: Config, model: DiffusionModel):
@@ -136,7 +137,7 @@ class BatchRunner:
                     values = self.value.local_values(request.x, request.t)
                     if values is None:
                         objects = self.value.objects(request.x, request.t)
-                        return NeedRewards(batch, request.t, objects)
+                        return NeedRewards(batch, request.t, objects, self.model.num_steps)
         except StopIteration as stop:
             x0, rewards = stop.value
             del self._batches[batch]
