@@ -1,12 +1,15 @@
 """The reward-vs-calls Pareto front on QED: best-of-N, SVDD-PM, SMC and selection plans, same seeds.
 
-Every point is an engine run (local backend, the run-wide reward cache on) of the committed
-MOSES prior with ``--steps`` reverse steps, ``--samples`` molecules per point. Best-of-N for
+Every point is an engine run (local backend, the run-wide reward cache on) of the prior that
+``configs/molecule_qed.yaml`` names, ``--samples`` molecules per point. Best-of-N for
 N = 1..16 is read from one pool of pretrained molecules (the first N of each group of 16, so
 the N's are nested, as the same seeds would give). Reward calls are counted after the cache,
 per final molecule. Writes ``OUT.md``, ``OUT.json`` and ``OUT.png``.
 
-    python benchmarks/reward_economy.py [--samples 256] [--steps 16] [--workers 2] [--out docs/reward_economy]
+    python benchmarks/reward_economy.py [--samples 256] [--workers 2] [--out docs/reward_economy]
+
+Points named "prescreen" score only the share of candidates that an online ridge surrogate on
+Morgan counts ranks best (``reward.components[0].prescreen``); the rest take its prediction.
 """
 
 from __future__ import annotations
@@ -26,7 +29,9 @@ from common import table
 
 REPO = Path(__file__).resolve().parents[1]
 
-#: name -> (method, M, alpha, options); best-of-N comes from the "pool" run.
+PRESCREEN = "reward.components.0.prescreen={surrogate: morgan_ridge, keep: %s, explore: 0.1, min_scored: 32}"
+
+#: name -> (method, M, alpha, options[, extra config overrides]); best-of-N comes from the "pool" run.
 POINTS = {
     "pool": ("pretrained", 1, 0.0, {}),
     "SVDD-PM M=2": ("svdd", 2, 0.0, {}),
@@ -38,17 +43,20 @@ POINTS = {
     "SVDD-PM M=8, every 4": ("svdd", 8, 0.0, {"select_every": 4}),
     "SVDD-PM M=4, last 50%": ("svdd", 4, 0.0, {"select_window": [0.5, 1.0]}),
     "SVDD-PM M=8, last 50%, every 2": ("svdd", 8, 0.0, {"select_window": [0.5, 1.0], "select_every": 2}),
+    "SVDD-PM M=8, prescreen 25%": ("svdd", 8, 0.0, {}, [PRESCREEN % 0.25]),
+    "SVDD-PM M=16, prescreen 12.5%": ("svdd", 16, 0.0, {}, [PRESCREEN % 0.125]),
+    "SVDD-PM M=8, prescreen 25%, every 2": ("svdd", 8, 0.0, {"select_every": 2}, [PRESCREEN % 0.25]),
 }
 BON = (1, 2, 4, 8, 16)
 
 
-def run_point(name: str, samples: int, steps: int) -> dict:
+def run_point(name: str, samples: int) -> dict:
     """One engine run; its samples, reward calls, wall and CPU seconds."""
     torch.set_num_threads(1)
     from svdd_ray import engine
     from svdd_ray.config import load_config
 
-    method, m, alpha, options = POINTS[name]
+    method, m, alpha, options, *extra = POINTS[name]
     n = samples * max(BON) if name == "pool" else samples
     out = Path(tempfile.mkdtemp(prefix="svdd-pareto-")) / "run"
     overrides = [
@@ -60,8 +68,8 @@ def run_point(name: str, samples: int, steps: int) -> dict:
         f"run.options={json.dumps(options)}",
         f"run.output_dir={out}",
         "run.trace=false",
-        f"model.options={{num_steps: {steps}}}",
         "resources.backend=local",
+        *(extra[0] if extra else []),
     ]
     config = load_config(REPO / "configs" / "molecule_qed.yaml", overrides)
     wall, cpu = time.perf_counter(), time.process_time()
@@ -146,13 +154,12 @@ def plot(frame: pd.DataFrame, path: Path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--samples", type=int, default=256)
-    parser.add_argument("--steps", type=int, default=16)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--out", default=str(REPO / "docs" / "reward_economy"))
     args = parser.parse_args()
     began = time.perf_counter()
     with ProcessPoolExecutor(args.workers) as pool:
-        results = list(pool.map(run_point, POINTS, [args.samples] * len(POINTS), [args.steps] * len(POINTS)))
+        results = list(pool.map(run_point, POINTS, [args.samples] * len(POINTS)))
     by_name = {r["name"]: r for r in results}
     rows = best_of_n(by_name.pop("pool"), args.samples)
     for name, r in by_name.items():
@@ -176,8 +183,13 @@ def main() -> None:
     cells = frame[[*columns, "cpu_s_per_molecule"]].values.tolist()
     text = table(headers, cells)
     load = os.getloadavg()[0]
+    from svdd_ray.config import load_config
+    from svdd_ray.plugins import build
+
+    spec = load_config(REPO / "configs" / "molecule_qed.yaml").model
+    steps = build("model", spec.target, spec.options, key="model.target").num_steps
     note = (
-        f"{args.samples} molecules per point, committed MOSES prior, {args.steps} reverse steps, QED reward, "
+        f"{args.samples} molecules per point, prior `{spec.target}` {spec.options}, {steps} reverse steps, QED reward, "
         f"seed 0, engine local backend with the run-wide cache; {args.workers} runs at a time on 2 cores "
         f"(load average {load:.1f} at the end); total {time.perf_counter() - began:.0f} s."
     )

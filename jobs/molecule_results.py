@@ -30,7 +30,7 @@ REPO = Path(__file__).resolve().parents[1]
 PAPER = {"qed": (0.656, 0.835, 0.848), "sa": (0.652, 0.834, 0.925), "docking": (7.15, 10.00, 11.40)}
 CONFIGS = {"qed": "molecule_qed.yaml", "sa": "molecule_sa.yaml", "docking": "molecule_docking_parp1.yaml"}
 #: Default (samples, M) per reward; docking is sized for 2 CPU cores.
-SIZES = {"qed": (64, 10), "sa": (64, 10), "docking": (16, 4)}
+SIZES = {"qed": (256, 10), "sa": (256, 10), "docking": (16, 4)}
 #: Methods whose sample count differs from SIZES: pretrained docking is cheap (one docking per
 #: molecule) and 16 molecules say little about the prior's distribution.
 SAMPLES = {("docking", "pretrained"): 64}
@@ -53,6 +53,11 @@ def reverse_steps(config_path: Path) -> int:
 
 def value_checkpoint(reward: str) -> Path:
     return REPO / "checkpoints" / "moses" / f"value_{reward}.pt"
+
+
+def has_value_network(config_path: Path, reward: str) -> bool:
+    """SVDD-MC's value networks were regressed on states of the masked SELFIES prior (``moses``) only."""
+    return load_config(config_path).model.target == "moses" and value_checkpoint(reward).is_file()
 
 
 def method_overrides(method: str, reward: str, m: int, smc_alpha: float) -> list[str]:
@@ -102,6 +107,10 @@ def main() -> None:
     sections = [
         "# Molecules: SVDD and its peers on the MOSES prior",
         "",
+        f"Prior: `{load_config(REPO / 'configs' / CONFIGS[args.rewards[0]]).model.target}` "
+        "(the configs' `model.target`; `moses_smiles`: the left-to-right SMILES prior, `moses`: the masked "
+        "SELFIES one).",
+        "",
         "Made by `python jobs/molecule_results.py` (seed 0, embedded local Ray on 2 CPU cores; "
         "sizes and SMC alpha per reward below; complete runs "
         "under `runs/molecules` are reused). `svdd` is SVDD-PM; `svdd_mc` is SVDD with the value "
@@ -109,7 +118,11 @@ def main() -> None:
         "(`jobs/train_value.py`).",
         "Columns come from `svdd-ray report`: reward median / 90th / 99th percentile of valid molecules, "
         "validity, uniqueness, novelty against the MOSES train set and internal diversity (1 - mean "
-        "pairwise Tanimoto, Morgan fingerprints); `reward_calls` counts reward evaluations after the cache "
+        "pairwise Tanimoto, Morgan fingerprints), and naturalness: `FCD/Test` (fcd_torch's ChemNet against "
+        "MOSES test statistics; FCD of a few hundred molecules sits well above its 10,000-sample value, so "
+        "compare methods with each other and with `pretrained` at the same n), MOSES `Filters` pass rate, "
+        "`sa_median` (SA score, 1 easy - 10 hard) and `aromatic` (share with an aromatic ring; MOSES test "
+        "0.98); `reward_calls` counts reward evaluations after the cache "
         "(docking runs also share a persistent cache file, so a later run docks fewer molecules); "
         "`wall_time_s` is the run's wall time, with whatever else shared the machine's cores.",
     ]
@@ -117,7 +130,7 @@ def main() -> None:
         samples, m = args.samples or SIZES[reward][0], args.m or SIZES[reward][1]
         smc_alpha = args.smc_alpha if args.smc_alpha is not None else SMC_ALPHA[reward]
         config_path = REPO / "configs" / CONFIGS[reward]
-        methods = [mt for mt in args.methods if mt != "svdd_mc" or value_checkpoint(reward).is_file()]
+        methods = [mt for mt in args.methods if mt != "svdd_mc" or has_value_network(config_path, reward)]
         dirs, walls = [], {}
         for method in methods:
             out = Path(args.out) / f"{reward}_{method}"
@@ -160,7 +173,7 @@ def main() -> None:
             f"{samples} molecules per method (except as `n` says), M = {m} where a method uses candidates, "
             f"{steps} reverse steps, "
             f"SMC alpha = {smc_alpha}."
-            + ("" if "svdd_mc" in methods else " (No value network for SVDD-MC on this reward.)"),
+            + ("" if "svdd_mc" in methods else " (No value network for SVDD-MC on this reward and prior.)"),
             "",
             markdown_table(summary[cols]),
             "",

@@ -31,6 +31,7 @@ __all__ = [
     "load_vocab",
     "smiles_to_selfies_tokens",
     "smiles_to_tokens",
+    "split_smiles",
     "encoded_moses",
 ]
 
@@ -252,12 +253,17 @@ class SelfiesVocab(MoleculeVocab):
 _SMILES_TOKEN = re.compile(r"\[[^\]]+\]|Br|Cl|%\d{2}|[A-Za-z]|\d|[()=#$:/\\.+\-@*~]")
 
 
+def split_smiles(text: str) -> list[str]:
+    """Atom-level tokens of any SMILES text, a prefix included (characters that are no token are dropped)."""
+    return _SMILES_TOKEN.findall(text)
+
+
 def smiles_to_tokens(smiles: str) -> list[str] | None:
     """Atom-level tokens of one SMILES string (as written), or ``None`` if it does not parse."""
     if not isinstance(smiles, str) or not smiles.strip():
         return None
     smiles = smiles.strip()
-    tokens = _SMILES_TOKEN.findall(smiles)
+    tokens = split_smiles(smiles)
     if "".join(tokens) != smiles or Chem.MolFromSmiles(smiles) is None:
         return None
     return tokens

@@ -92,13 +92,16 @@ class MolDiffusionConfig:
 
     ``random``: ``num_steps`` reverse steps of masked diffusion. ``left_to_right``:
     ``block_size`` tokens per step, so ``ceil(seq_len / block_size)`` steps (``num_steps`` is
-    then unused); ``temperature`` scales its logits when sampling.
+    then unused); ``temperature`` scales its logits when sampling; ``smiles_syntax`` (SMILES tokens)
+    allows only tokens that keep each prefix a syntactically possible SMILES
+    (:class:`~svdd_ray.chem.grammar.SmilesSyntax`), in sampling and in the x0 completion.
     """
 
     num_steps: int = 50
     order: str = "random"
     block_size: int = 4
     temperature: float = 1.0
+    smiles_syntax: bool = False
 
     def check(self, path: str) -> None:
         if self.order not in ORDERS:
@@ -129,6 +132,8 @@ class MolPriorConfig:
     def check(self, path: str) -> None:
         if self.domain != "molecules":
             raise ConfigError(f"{path}.domain: svdd_ray.chem.train trains domain 'molecules', not {self.domain!r}")
+        if self.diffusion.smiles_syntax and (self.data.tokens != "smiles" or self.diffusion.order != "left_to_right"):
+            raise ConfigError(f"{path}.diffusion.smiles_syntax: only a left-to-right prior over SMILES tokens takes it")
 
 
 def as_config(config: MolPriorConfig | dict | None) -> MolPriorConfig:
@@ -142,10 +147,21 @@ def build_model(config: MolPriorConfig, vocab: MoleculeVocab):
     from svdd_ray.models.autoregressive import CausalLSTM, LeftToRightDiffusion
 
     diffusion = config.diffusion
+    if diffusion.smiles_syntax and not (isinstance(vocab, SmilesVocab) and diffusion.order == "left_to_right"):
+        raise ConfigError("smiles_syntax: only a left-to-right prior over SMILES tokens takes it")
     if diffusion.order == "left_to_right":
+        from svdd_ray.chem.grammar import SmilesSyntax
+
         network = CausalLSTM(vocab.size, **dataclasses.asdict(config.lstm))
+        constraint = SmilesSyntax(vocab) if diffusion.smiles_syntax else None
         return LeftToRightDiffusion(
-            network, vocab.size, vocab.seq_len, diffusion.block_size, diffusion.temperature, decoder=vocab.decode
+            network,
+            vocab.size,
+            vocab.seq_len,
+            diffusion.block_size,
+            diffusion.temperature,
+            decoder=vocab.decode,
+            constraint=constraint,
         )
     network = SequenceTransformer(vocab.size, vocab.seq_len, **dataclasses.asdict(config.network))
     return MaskedDiffusion(network, vocab.size, vocab.seq_len, num_steps=diffusion.num_steps, decoder=vocab.decode)

@@ -77,6 +77,7 @@ class LeftToRightDiffusion(nn.Module):
         block_size: int = 4,
         temperature: float = 1.0,
         decoder: Callable[[Tensor], list] | None = None,
+        constraint: Callable[[Tensor], Tensor] | None = None,
     ) -> None:
         super().__init__()
         if vocab_size < 1 or seq_len < 1 or block_size < 1:
@@ -91,6 +92,7 @@ class LeftToRightDiffusion(nn.Module):
         self.temperature = float(temperature)
         self.num_steps = math.ceil(seq_len / block_size)
         self.decoder = decoder
+        self.constraint = constraint
 
     @property
     def device(self) -> torch.device:
@@ -109,7 +111,10 @@ class LeftToRightDiffusion(nn.Module):
             return out
         logits, state = self.network.read(x[:, :start])
         for pos in range(start, stop):
-            out[:, pos] = pick(logits.float())
+            logits = logits.float()
+            if self.constraint is not None:
+                logits = logits.masked_fill(~self.constraint(out[:, :pos]), float("-inf"))
+            out[:, pos] = pick(logits)
             if pos + 1 < stop:
                 logits, state = self.network.advance(out[:, pos], state)
         return out
