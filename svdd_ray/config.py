@@ -186,8 +186,9 @@ class RewardComponent:
             self.name = self.target
 
     def scores_states_at(self, t: int, num_steps: int) -> bool:
-        """Whether this component scores states ``x_t`` (made by step t + 1; ``t = 0``: the final samples)."""
-        return self.steps[1] == 1.0 if t == 0 else in_window(t + 1, num_steps, self.steps)
+        """Whether this component scores states ``x_t``: those made by step t + 1 (the initial states, t = T,
+        count with the first step; ``t = 0``, the final samples, with the components whose window ends at 1)."""
+        return self.steps[1] == 1.0 if t == 0 else in_window(min(t + 1, num_steps), num_steps, self.steps)
 
     def check(self, path: str) -> None:
         _window(self, path, "steps")

@@ -96,6 +96,14 @@ def test_sampling_is_deterministic_under_a_seed_and_fills_every_position():
     assert int(a.x0.max()) < 6  # no mask left
 
 
+def test_pretrained_samples_do_not_depend_on_the_block_size():
+    toy = CausalToy(length=4, vocab=3, block_size=1, seed=0)
+    whole = toy.model.with_block_size(4)
+    assert whole.num_steps == 1 and whole.network is toy.model.network
+    out = svdd_ray.sample(whole, toy.exact_value(1.0), method="pretrained", num_samples=N, seed=8)
+    assert tv(toy.empirical(out.x0), toy.p_pre) < 0.03
+
+
 def test_bad_arguments_are_refused():
     with pytest.raises(ValueError, match="block_size"):
         LeftToRightDiffusion(CausalLSTM(4), 4, 10, block_size=0)

@@ -41,6 +41,14 @@ def test_each_component_scores_only_its_steps_and_finals_get_the_late_one(tmp_pa
     assert frame.reward_early.isna().all()
 
 
+def test_smc_values_its_initial_states_with_the_early_component(tmp_path):
+    early = {**component("engine_helpers:constant", steps=[0.0, 0.5]), "name": "early"}
+    config = small_config(tmp_path / "out", method="smc", rewards=[early, counted("late", [0.5, 1.0])], trace=True)
+    engine.run(config)
+    trace = pd.read_parquet(tmp_path / "out" / "_trace")
+    assert (trace[trace.t == 6].mean_value == 5.0).all()  # x_6: the states SMC starts from
+
+
 def test_a_plan_with_a_gap_or_a_bad_window_is_refused(tmp_path):
     with pytest.raises(ConfigError, match=r"no component scores the steps from 0\.5 on"):
         small_config(tmp_path / "x", rewards=[counted("a", [0.0, 0.5]), counted("b", [0.6, 1.0])])

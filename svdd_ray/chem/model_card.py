@@ -32,8 +32,15 @@ __all__ = ["sample_prior", "random_token_baseline", "write_model_card", "meets_g
 
 
 def sample_prior(model, num_samples: int, seed: int = 0, batch_size: int = 1000) -> list[str]:
-    """``num_samples`` SMILES from the pretrained prior (ancestral sampling, batched)."""
+    """``num_samples`` SMILES from the pretrained prior (ancestral sampling, batched).
+
+    A left-to-right prior samples in one block (the same distribution as any block size, fastest).
+    """
     import svdd_ray
+    from svdd_ray.models.autoregressive import LeftToRightDiffusion
+
+    if isinstance(model, LeftToRightDiffusion):
+        model = model.with_block_size(model.seq_len)
 
     def zero_value(x, t):
         return torch.zeros(len(x))

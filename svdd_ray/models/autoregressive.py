@@ -98,6 +98,16 @@ class LeftToRightDiffusion(nn.Module):
     def device(self) -> torch.device:
         return next(self.network.parameters(), torch.empty(0)).device
 
+    def with_block_size(self, block_size: int) -> LeftToRightDiffusion:
+        """The same model (shared network) revealing ``block_size`` tokens per step.
+
+        Pretrained samples do not depend on the block size; one block of ``seq_len`` reads each
+        prefix once, the fastest way to draw them.
+        """
+        return LeftToRightDiffusion(
+            self.network, self.vocab_size, self.seq_len, block_size, self.temperature, self.decoder, self.constraint
+        )
+
     def revealed(self, t: int) -> int:
         """Number of positions revealed in states at step ``t``."""
         return min(self.seq_len, (self.num_steps - t) * self.block_size)

@@ -69,6 +69,7 @@ def test_svdd_mc_on_molecules_runs_through_the_engine(tmp_path):
             "run.batch_size=2",
             "run.num_candidates=3",
             f"run.output_dir={tmp_path / 'run'}",
+            "model.target=moses",
             f"model.options={{num_steps: {STEPS}}}",
             "resources.backend=local",
             "value.kind=mc",
