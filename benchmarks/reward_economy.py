@@ -1,12 +1,14 @@
 """The reward-vs-calls Pareto front on QED: best-of-N, SVDD-PM, SMC and selection plans, same seeds.
 
 Every point is an engine run (local backend, the run-wide reward cache on) of the prior that
-``configs/molecule_qed.yaml`` names, ``--samples`` molecules per point. Best-of-N for
+``configs/molecule_qed.yaml`` names (or ``--model`` with ``--model-options``), ``--samples``
+molecules per point. Best-of-N for
 N = 1..16 is read from one pool of pretrained molecules (the first N of each group of 16, so
 the N's are nested, as the same seeds would give). Reward calls are counted after the cache,
 per final molecule. Writes ``OUT.md``, ``OUT.json`` and ``OUT.png``.
 
     python benchmarks/reward_economy.py [--samples 256] [--workers 2] [--out docs/reward_economy]
+        [--model moses --model-options "{num_steps: 16}"]
 
 Points named "prescreen" score only the share of candidates that an online ridge surrogate on
 Morgan counts ranks best (``reward.components[0].prescreen``); the rest take its prediction.
@@ -50,7 +52,7 @@ POINTS = {
 BON = (1, 2, 4, 8, 16)
 
 
-def run_point(name: str, samples: int) -> dict:
+def run_point(name: str, samples: int, model: list[str]) -> dict:
     """One engine run; its samples, reward calls, wall and CPU seconds."""
     torch.set_num_threads(1)
     from svdd_ray import engine
@@ -69,6 +71,7 @@ def run_point(name: str, samples: int) -> dict:
         f"run.output_dir={out}",
         "run.trace=false",
         "resources.backend=local",
+        *model,
         *(extra[0] if extra else []),
     ]
     config = load_config(REPO / "configs" / "molecule_qed.yaml", overrides)
@@ -155,11 +158,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--samples", type=int, default=256)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--model", help="model.target instead of the config's")
+    parser.add_argument("--model-options", help="model.options (YAML) instead of the config's")
     parser.add_argument("--out", default=str(REPO / "docs" / "reward_economy"))
     args = parser.parse_args()
     began = time.perf_counter()
     with ProcessPoolExecutor(args.workers) as pool:
-        results = list(pool.map(run_point, POINTS, [args.samples] * len(POINTS)))
+        model = [f"model.target={args.model}"] if args.model else []
+        model += [f"model.options={args.model_options}"] if args.model_options else []
+        results = list(pool.map(run_point, POINTS, [args.samples] * len(POINTS), [model] * len(POINTS)))
     by_name = {r["name"]: r for r in results}
     rows = best_of_n(by_name.pop("pool"), args.samples)
     for name, r in by_name.items():
@@ -186,7 +193,7 @@ def main() -> None:
     from svdd_ray.config import load_config
     from svdd_ray.plugins import build
 
-    spec = load_config(REPO / "configs" / "molecule_qed.yaml").model
+    spec = load_config(REPO / "configs" / "molecule_qed.yaml", model).model
     steps = build("model", spec.target, spec.options, key="model.target").num_steps
     note = (
         f"{args.samples} molecules per point, prior `{spec.target}` {spec.options}, {steps} reverse steps, QED reward, "

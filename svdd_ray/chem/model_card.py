@@ -312,7 +312,10 @@ def main(argv: list[str] | None = None) -> int:
         compare = Path(args.compare_samples).read_text().splitlines()[: args.num_samples]
         metrics["compare"] = evaluate(compare, train=train_set, reference=reference, seed=args.seed, **moses)
         metrics["compare_label"] = args.compare_label
-    experiments = "\n" + Path(args.experiments).read_text() if args.experiments else ""
+    experiments = ""
+    if args.experiments:  # a document of its own: its headings one level down
+        lines = Path(args.experiments).read_text().splitlines()
+        experiments = "\n" + "\n".join("#" + line if line.startswith("#") else line for line in lines) + "\n"
     (ckpt_dir / "metrics.json").write_text(json.dumps(metrics, indent=1))
     examples = [s for s in samples if s][:8]
     path = write_model_card(ckpt_dir, config, log, metrics, examples, sampling, args.num_samples, experiments)

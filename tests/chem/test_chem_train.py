@@ -236,3 +236,20 @@ def test_the_committed_prior_was_trained_by_the_shipped_gpu_config():
     committed = yaml.safe_load((default_checkpoint_dir() / "config.yaml").read_text())
     committed.pop("resolved")
     assert committed == shipped
+
+
+def test_the_committed_smiles_prior_was_trained_by_the_shipped_config_and_loads():
+    from svdd_ray.chem.train import load_smiles_prior, smiles_checkpoint_dir
+    from svdd_ray.models.autoregressive import LeftToRightDiffusion
+
+    shipped = yaml.safe_load((ROOT / "configs" / "prior_moses_smiles.yaml").read_text())
+    committed = yaml.safe_load((smiles_checkpoint_dir() / "config.yaml").read_text())
+    committed.pop("resolved")
+    for section, values in shipped.items():  # the committed config spells out every default too
+        if isinstance(values, dict):
+            assert {k: committed[section][k] for k in values} == values, section
+        else:
+            assert committed[section] == values, section
+    model = load_smiles_prior()
+    assert isinstance(model, LeftToRightDiffusion) and model.constraint is not None and model.temperature == 0.9
+    assert model.num_steps == 14 and load_smiles_prior(block_size=55).num_steps == 1
