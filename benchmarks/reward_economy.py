@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -204,7 +205,7 @@ def main() -> None:
     print(text)
     out.with_suffix(".md").write_text(
         "# Reward calls against reward: QED\n\n"
-        "Made by `python benchmarks/reward_economy.py`. " + note + "\n\n" + text + "\n\n"
+        f"Made by `python benchmarks/reward_economy.py {' '.join(sys.argv[1:])}`. " + note + "\n\n" + text + "\n\n"
         f"![reward vs calls]({out.with_suffix('.png').name})\n"
     )
 
