@@ -192,10 +192,10 @@ def main() -> None:
     text = table(headers, cells)
     load = os.getloadavg()[0]
     from svdd_ray.config import load_config
-    from svdd_ray.plugins import build
+    from svdd_ray.engine.runner import build_model
 
-    spec = load_config(REPO / "configs" / "molecule_qed.yaml", model).model
-    steps = build("model", spec.target, spec.options, key="model.target").num_steps
+    config = load_config(REPO / "configs" / "molecule_qed.yaml", model)
+    spec, steps = config.model, build_model(config).num_steps
     note = (
         f"{args.samples} molecules per point, prior `{spec.target}` {spec.options}, {steps} reverse steps, QED reward, "
         f"seed 0, engine local backend with the run-wide cache; {args.workers} runs at a time on 2 cores "

@@ -45,10 +45,9 @@ VALUE_NETS = {"qed": "svdd_ray.chem.value_net:FingerprintValueNet", "sa": "svdd_
 
 def reverse_steps(config_path: Path) -> int:
     """The reverse steps of the config's model (a left-to-right prior has ceil(length / block_size))."""
-    from svdd_ray.plugins import build
+    from svdd_ray.engine.runner import build_model
 
-    model = load_config(config_path).model
-    return build("model", model.target, model.options, key="model.target").num_steps
+    return build_model(load_config(config_path)).num_steps
 
 
 def value_checkpoint(reward: str) -> Path:

@@ -66,7 +66,7 @@ class SmilesSyntax:
         for before, after in _FOLLOWS.items():
             table[before] = torch.tensor([c in after for c in classes])
         self.follows = table
-        self.class_mask = {c: torch.tensor([k == c for k in classes]) for c in (CLOSE, END, RING)}
+        self.class_mask = {c: torch.tensor([k == c for k in classes]) for c in (CLOSE, END)}
         self.ring_of_token = self.ring_label[: self.size]
 
     def __call__(self, prefix: Tensor) -> Tensor:
