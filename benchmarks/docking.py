@@ -12,6 +12,13 @@ would have docked without a cache) against the docking calls it did make (``rewa
 after the per-run and persistent caches), per final molecule.
 
     python benchmarks/docking.py [--actors 1 2] [--molecules 16] [--runs runs/molecules]
+
+Fidelity (``--fidelity 20000 50000 ...``, instead of the above): the same molecules docked in this
+process with Vina's ``max_evals`` capped at each value and with the full search (the baseline,
+``max_evals`` 0): seconds per molecule, speedup, Spearman rank correlation with the full scores and
+the mean absolute difference. A capped dock is the cheap value of a multi-fidelity plan.
+
+    python benchmarks/docking.py --fidelity 20000 50000 100000 --molecules 64
 """
 
 from __future__ import annotations
@@ -81,15 +88,43 @@ def calls_per_molecule(runs: Path) -> list[list]:
     return rows
 
 
+def timed_scores(target: str, max_evals: int, molecules: list[str], warmup: str) -> tuple[float, list[float]]:
+    """Seconds per molecule and scores of an in-process ``DockingReward`` (warmed, no cache)."""
+    with DockingReward(target=target, exhaustiveness=1, seed=0, timeout_s=300, max_evals=max_evals, cache=False) as r:
+        r([warmup])
+        began = time.perf_counter()
+        scores = r(molecules)
+        return (time.perf_counter() - began) / len(molecules), scores
+
+
+def fidelity_table(target: str, caps: list[int], molecules: list[str], warmup: str) -> None:
+    full_s, full = timed_scores(target, 0, molecules, warmup)
+    rows = [["full (0)", full_s, 1.0, 1.0, 0.0]]
+    for cap in caps:
+        seconds, scores = timed_scores(target, cap, molecules, warmup)
+        both = pd.DataFrame({"full": full, "capped": scores}).dropna()
+        rho = both["full"].corr(both["capped"], method="spearman")
+        rows.append([cap, seconds, full_s / seconds, rho, float((both["full"] - both["capped"]).abs().mean())])
+    print(
+        f"{target}, exhaustiveness 1, {len(molecules)} MOSES test molecules, one core, in process; "
+        "reward = -affinity (kcal/mol)"
+    )
+    print(table(["max_evals", "s per molecule", "speedup vs full", "Spearman vs full", "mean |diff|"], rows))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--actors", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--molecules", type=int, default=16)
     parser.add_argument("--target", default="PARP1")
     parser.add_argument("--runs", default=str(REPO / "runs" / "molecules"))
+    parser.add_argument("--fidelity", type=int, nargs="+", help="Vina max_evals caps to compare with the full search")
     args = parser.parse_args()
     smiles = load_smiles("test", limit=args.molecules + 1)
     warmup, molecules = smiles[0], smiles[1:]
+    if args.fidelity:
+        fidelity_table(args.target, args.fidelity, molecules, warmup)
+        return
 
     baseline = DockingReward(target=args.target, exhaustiveness=1, seed=0, timeout_s=300)
     baseline([warmup])

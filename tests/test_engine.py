@@ -118,12 +118,15 @@ def test_parquet_schema_and_readers(ray_session, tmp_path):
         "invalid",
         "value_calls",
         "reward_calls",
+        "calls_ones",
+        "calls_sleepy_ones",
         "cache_hits",
         "denoise_time_s",
         "wall_time_s",
     ]
     frame = table.to_pandas()
     assert (frame.reward - (2 * frame.reward_ones + frame.reward_sleepy_ones)).abs().max() < 1e-12
+    assert (frame.calls_ones + frame.calls_sleepy_ones == frame.reward_calls).all()
     assert (frame.value_calls == 6 * 4 * 6).all()  # batch of 6, M = 4, T = 6
     trace = pd.read_parquet(tmp_path / "out" / "_trace")
     assert sorted(trace.t.unique()) == list(range(6)) and len(trace) == 4 * 6

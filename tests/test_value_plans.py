@@ -1,5 +1,6 @@
 """Multi-fidelity value plans: reward components and value networks limited to parts of the reverse process."""
 
+import json
 import math
 
 import pandas as pd
@@ -39,6 +40,23 @@ def test_each_component_scores_only_its_steps_and_finals_get_the_late_one(tmp_pa
     frame = read_samples(tmp_path / "out")
     assert frame.reward.tolist() == ones(frame.object.tolist()) == frame.reward_late.tolist()
     assert frame.reward_early.isna().all()
+
+
+def test_reward_calls_are_counted_per_component(tmp_path):
+    # 6 steps: step 1 starts 5/6 of the way, so "late" scores only x_0: the last step's candidates (4 per chain)
+    CountingOnes.scored.clear()
+    plan = [counted("early", [0.0, 0.9]), counted("late", [0.9, 1.0])]
+    _, totals = engine.run(small_config(tmp_path / "out", rewards=plan))
+    frame = read_samples(tmp_path / "out")
+    per_batch = frame.groupby("batch").first()
+    by_component = totals["reward_calls_by_component"]
+    assert by_component == {"early": CountingOnes.scored["early"], "late": CountingOnes.scored["late"]}
+    assert sum(by_component.values()) == totals["reward_calls"] == per_batch.reward_calls.sum()
+    assert per_batch.calls_early.sum() == by_component["early"] and per_batch.calls_late.sum() == by_component["late"]
+    distinct_outputs = sum(part.object.nunique() for _, part in frame.groupby("batch"))
+    assert distinct_outputs <= by_component["late"] <= 4 * 24 < by_component["early"]
+    manifest = json.loads((tmp_path / "out" / "_manifest.json").read_text())
+    assert manifest["totals"]["reward_calls_by_component"] == by_component
 
 
 def test_smc_values_its_initial_states_with_the_early_component(tmp_path):

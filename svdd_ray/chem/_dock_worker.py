@@ -107,7 +107,11 @@ def _serve(channel_out, lines) -> None:
         try:
             pdbqt = prepare_ligand(request["smiles"], seed=int(setup["seed"]))
             vina.set_ligand_from_string(pdbqt)
-            vina.dock(exhaustiveness=int(setup["exhaustiveness"]), n_poses=int(setup["num_poses"]))
+            vina.dock(
+                exhaustiveness=int(setup["exhaustiveness"]),
+                n_poses=int(setup["num_poses"]),
+                max_evals=int(setup.get("max_evals", 0)),
+            )
             energies = vina.energies(n_poses=int(setup["num_poses"]))
             answer = {"affinities": [float(row[0]) for row in energies]}
             if setup.get("return_poses"):

@@ -109,6 +109,11 @@ class DockingReward:
             ``None`` for no limit. A molecule that runs over gets NaN.
         center, size: override the target's search box (Å, three numbers each).
         num_poses: poses Vina refines and reports; the reward uses the best.
+        max_evals: cap on the scoring-function evaluations of each Monte Carlo
+            run (Vina's ``max_evals``; 0, the default, leaves it to Vina's heuristic,
+            which grows with the ligand's size). A low-fidelity dock for the early
+            steps of a value plan: ``benchmarks/docking.py --fidelity`` measures its
+            seconds per molecule and its rank agreement with the full search.
         cpu: threads Vina may use (default 1).
         cache: remember results per canonical SMILES (molecules recur a lot
             in guided sampling).
@@ -143,6 +148,7 @@ class DockingReward:
         center: Sequence[float] | None = None,
         size: Sequence[float] | None = None,
         num_poses: int = 1,
+        max_evals: int = 0,
         *,
         cpu: int = 1,
         cache: bool = True,
@@ -168,12 +174,15 @@ class DockingReward:
             raise ValueError("seed must be >= 0")
         if int(exhaustiveness) < 1 or int(num_poses) < 1 or int(cpu) < 1:
             raise ValueError("exhaustiveness, num_poses and cpu must be >= 1")
+        if int(max_evals) < 0:
+            raise ValueError(f"max_evals must be >= 0 (0: Vina's heuristic), got {max_evals}")
         if timeout_s is not None and not timeout_s > 0:
             raise ValueError("timeout_s must be positive or None")
         self.exhaustiveness = int(exhaustiveness)
         self.seed = int(seed)
         self.timeout_s = None if timeout_s is None else float(timeout_s)
         self.num_poses = int(num_poses)
+        self.max_evals = int(max_evals)
         self.cpu = int(cpu)
         self.use_cache = bool(cache)
         self.startup_timeout_s = 300.0
@@ -188,7 +197,7 @@ class DockingReward:
         return (
             f"DockingReward(target={self.target!r}, exhaustiveness={self.exhaustiveness}, "
             f"seed={self.seed}, timeout_s={self.timeout_s}, center={self.center}, "
-            f"size={self.size}, num_poses={self.num_poses})"
+            f"size={self.size}, num_poses={self.num_poses}, max_evals={self.max_evals})"
         )
 
     # ------------------------------------------------------------- worker
@@ -200,6 +209,7 @@ class DockingReward:
             "exhaustiveness": self.exhaustiveness,
             "seed": self.seed,
             "num_poses": self.num_poses,
+            "max_evals": self.max_evals,
             "cpu": self.cpu,
             "return_poses": True,
         }

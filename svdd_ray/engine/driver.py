@@ -38,6 +38,7 @@ class BatchState:
     outstanding: int = 0
     cache_hits: int = 0
     reward_calls: int = 0
+    calls: dict[str, int] = field(default_factory=dict)  # reward calls per component (they sum to reward_calls)
     trace: list[tuple] = field(default_factory=list)
     attempt: int = 0  # replays of the batch so far (see Driver._replay)
     steps: int = 0  # reward requests in this attempt
@@ -115,6 +116,7 @@ class Driver:
             "replays": 0,
             "replay_reward_calls": 0,
             "surrogate_values": 0,
+            "reward_calls_by_component": {c.name: 0 for c in self.components},
         }
 
     def run(self, done: set[int]) -> dict:
@@ -193,10 +195,12 @@ class Driver:
             if first_time:
                 state.cache_hits += self.cache.hits - hits_before
                 state.reward_calls += len(missing)
+                state.calls[comp.name] = state.calls.get(comp.name, 0) + len(missing)
                 self.totals["candidates_scored"] += len(keys)
             else:
                 self.totals["replay_reward_calls"] += len(missing)
                 self.totals["reward_calls"] += len(missing)
+                self.totals["reward_calls_by_component"][comp.name] += len(missing)
         if state.outstanding == 0:
             self._resume(request.batch)
 
@@ -313,6 +317,7 @@ class Driver:
             "invalid": (~np.isfinite(done.rewards)).tolist(),
             "value_calls": [done.value_calls] * n,
             "reward_calls": [state.reward_calls] * n,
+            **{f"calls_{c.name}": [state.calls.get(c.name, 0)] * n for c in self.components},
             "cache_hits": [state.cache_hits] * n,
             "denoise_time_s": [done.denoise_s] * n,
             "wall_time_s": [wall] * n,
@@ -333,6 +338,8 @@ class Driver:
         self.totals["batches"] += 1
         self.totals["samples"] += n
         self.totals["reward_calls"] += state.reward_calls
+        for name, calls in state.calls.items():
+            self.totals["reward_calls_by_component"][name] += calls
         finite = done.rewards[np.isfinite(done.rewards)]
         self.progress(
             {

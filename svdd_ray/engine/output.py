@@ -171,7 +171,7 @@ class RunOutput:
     def finish(self, totals: dict) -> None:
         """Mark the run complete; a resumed run's totals add up its parts (each part's own are kept in ``parts``)."""
         parts = [*self.manifest.get("parts", []), {"started_at": self.opened_at, "finished_at": now(), **totals}]
-        summed = {key: sum(p.get(key, 0) for p in parts) for key in totals if key != "cache_hit_rate"}
+        summed = {key: _add([p.get(key, 0) for p in parts]) for key in totals if key != "cache_hit_rate"}
         lookups = summed.get("cache_hits", 0) + summed.get("cache_misses", 0)
         summed["cache_hit_rate"] = summed.get("cache_hits", 0) / lookups if lookups else 0.0
         self.manifest.update(status="complete", finished_at=now(), totals=summed, parts=parts)
@@ -179,6 +179,14 @@ class RunOutput:
 
     def _write_manifest(self) -> None:
         write_atomic(self.dir / MANIFEST, json.dumps(self.manifest, indent=2, default=str).encode())
+
+
+def _add(values: list):
+    """Sum numbers, or mappings key by key (``reward_calls_by_component``; a part may lack a key)."""
+    if any(isinstance(v, dict) for v in values):
+        names = dict.fromkeys(k for v in values if isinstance(v, dict) for k in v)
+        return {k: sum(v.get(k, 0) for v in values if isinstance(v, dict)) for k in names}
+    return sum(values)
 
 
 def to_parquet(table: pa.Table) -> bytes:

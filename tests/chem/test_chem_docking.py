@@ -39,6 +39,7 @@ def test_construction_and_overrides():
         {"exhaustiveness": 0},
         {"timeout_s": 0},
         {"seed": -1},
+        {"max_evals": -1},
         {"center": (float("nan"), 0, 0)},
     ):
         with pytest.raises(ValueError):
@@ -94,6 +95,17 @@ def test_dock_small_molecules_and_cache():
         again = r.dock(["Oc1ccccc1"])[0]  # same molecule, other SMILES: from the cache
         assert again.reward == out[0] and "MODEL" in again.poses and r.worker_starts == 1
     assert r._proc is None
+
+
+def test_max_evals_caps_the_search():
+    aspirin = "CC(=O)Oc1ccccc1C(=O)O"
+    with DockingReward("PARP1", size=SMALL_BOX, max_evals=50) as cheap:
+        assert "max_evals=50" in repr(cheap)
+        low = cheap.dock([aspirin])[0]
+    with DockingReward("PARP1", size=SMALL_BOX) as full:
+        high = full.dock([aspirin])[0]
+    assert low.error is None and high.error is None
+    assert 1.0 < low.reward < high.reward - 0.5  # 50 evaluations stop well short of the full search's pose
 
 
 @pytest.mark.slow

@@ -1,0 +1,293 @@
+"""Docking tables at equal seeds: methods and value plans against the docking calls they spend.
+
+    python jobs/docking_results.py [--targets PARP1 JAK2] [--samples 64] [--methods pool smc svdd plan]
+        [--fast-evals 100000] [--out runs/docking] [--docs docs/docking_results]
+
+Every run goes through ``svdd_ray.engine.run`` from the target's config (``CONFIGS``) with the
+overrides below (seed 0, batches of 8, 4 in flight, two docking actors, the denoiser on 0 CPUs, no
+persistent cache, so each run counts the docking calls it made itself); a directory that already
+holds a complete run is reused and an interrupted one resumes. Methods:
+
+- ``pool``: ``POOL`` x samples pretrained molecules in batches of ``POOL``; the first of each batch is
+  ``pretrained`` and the best of its first N is best-of-N (N = 2, 4, 8: nested, as the same seeds give).
+- ``smc``: SMC / FK-steering, M = 4 particles' proposals, alpha 1 (kcal/mol).
+- ``svdd``: SVDD-PM, M = 4, alpha 0; every candidate's x0-prediction gets the full dock.
+- ``plan``: SVDD-PM, M = 4, alpha 0, with a two-fidelity value plan: a capped dock (Vina
+  ``max_evals`` = ``--fast-evals``, the component ``docking_fast``) values the states of the first
+  steps, and the full dock (``docking``) the last step's candidates, which are final molecules.
+
+Costs per final molecule: docking calls per component (after the per-run cache), docking
+CPU-seconds estimated as calls x the seconds per call of each fidelity (measured here on
+``--cost-sample`` of the run's final molecules, one core, in process), and the run's wall time on
+this machine. Naturalness: the molecule report's columns (validity, uniqueness, novelty against
+MOSES train, internal diversity, FCD/Test, Filters, SA median, aromatic share).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from svdd_ray import engine
+from svdd_ray.chem.docking import DockingReward
+from svdd_ray.config import load_config
+from svdd_ray.report import markdown_table
+
+REPO = Path(__file__).resolve().parents[1]
+CONFIGS = {"PARP1": "molecule_docking_parp1.yaml", "JAK2": "molecule_docking_jak2.yaml"}
+POOL = 8
+M = 4
+SMC_ALPHA = 1.0
+COMMON = [
+    "run.batch_size=8",
+    "run.trace=false",
+    "reward.cache_file=null",
+    "reward.components.0.actors=2",
+    "resources.denoiser_num_cpus=0",
+    "resources.max_inflight_batches=4",
+]
+NATURALNESS = [
+    "validity",
+    "uniqueness",
+    "novelty",
+    "internal_diversity",
+    "FCD/Test",
+    "Filters",
+    "sa_median",
+    "aromatic",
+]
+
+
+def dock_options(target: str, max_evals: int = 0) -> dict:
+    return {"target": target, "exhaustiveness": 1, "seed": 0, "timeout_s": 120, "max_evals": max_evals}
+
+
+def plan_components(target: str, fast_evals: int) -> list[dict]:
+    """The capped dock for the states of every step but the last, the full dock for the final candidates."""
+    common = {"target": "docking", "actors": 2, "num_cpus": 0.5, "timeout_s": 600}
+    return [
+        {**common, "name": "docking_fast", "options": dock_options(target, fast_evals), "steps": [0.0, 0.95]},
+        {**common, "name": "docking", "options": dock_options(target), "steps": [0.95, 1.0], "chunk_size": 2},
+    ]
+
+
+def method_overrides(method: str, target: str, samples: int, fast_evals: int) -> list[str]:
+    runs = {
+        "pool": ["run.method=pretrained", "run.num_candidates=1", f"run.num_samples={samples * POOL}"],
+        "smc": ["run.method=smc", f"run.num_candidates={M}", f"run.alpha={SMC_ALPHA}"],
+        "svdd": ["run.method=svdd", f"run.num_candidates={M}", "run.alpha=0.0"],
+        "plan": [
+            "run.method=svdd",
+            f"run.num_candidates={M}",
+            "run.alpha=0.0",
+            f"reward.components={json.dumps(plan_components(target, fast_evals))}",
+        ],
+    }
+    extra = [] if method == "pool" else [f"run.num_samples={samples}"]
+    if method == "pool":
+        extra.append(f"run.batch_size={POOL}")
+    return [*COMMON, *runs[method], *extra]
+
+
+def run_once(config_path: Path, out: Path, overrides: list[str]) -> dict:
+    """Run (or reuse, or resume) one configuration; its manifest's totals."""
+    manifest = out / "_manifest.json"
+    if not (manifest.is_file() and json.loads(manifest.read_text()).get("status") == "complete"):
+        print(f"running {out} ...", flush=True)
+        engine.run(load_config(config_path, [*overrides, f"run.output_dir={out}"]))
+    return json.loads(manifest.read_text())["totals"]
+
+
+def read_run(out: Path) -> pd.DataFrame:
+    return pd.read_parquet(out).sort_values("index").reset_index(drop=True)
+
+
+def calls_per_molecule(frame: pd.DataFrame) -> dict[str, float]:
+    """Docking calls per final molecule, per component (the ``calls_<name>`` columns, one value per batch)."""
+    per_batch = frame.groupby("batch").first()
+    calls = {
+        col.removeprefix("calls_"): per_batch[col].sum() / len(frame) for col in per_batch if col.startswith("calls_")
+    }
+    return calls or {"docking": per_batch["reward_calls"].sum() / len(frame)}  # runs from before the columns
+
+
+def pool_rows(frame: pd.DataFrame, totals: dict) -> list[dict]:
+    """Pretrained and best-of-N (N = 2, 4, 8) from the pool: the first N of each batch of ``POOL``."""
+    rows = []
+    for n in (1, 2, 4, 8):
+        first = frame[frame["index"] % POOL < n]
+        rewards = first["reward"].fillna(-np.inf).to_numpy().reshape(-1, n)
+        objects = first["object"].to_numpy().reshape(-1, n)
+        best = rewards.argmax(axis=1)
+        chosen = frame.loc[first.index[np.arange(len(best)) * n + best]]
+        rows.append(
+            {
+                "method": "pretrained" if n == 1 else f"best-of-{n}",
+                "M": n,
+                "frame": chosen,
+                "calls": {"docking": len(set(objects.ravel())) / len(best)},  # the run-wide cache: distinct ones
+                "wall_s": totals["wall_time_s"] * n / POOL / len(best),
+            }
+        )
+    return rows
+
+
+def seconds_per_call(target: str, molecules: list[str], fast_evals: int) -> dict[str, float]:
+    """Mean seconds of one full and one capped dock of ``molecules`` (one core, in process, warmed, no cache)."""
+    out = {}
+    for name, cap in (("docking", 0), ("docking_fast", fast_evals)):
+        with DockingReward(**dock_options(target, cap), cache=False) as reward:
+            reward(["CCO"])  # receptor maps and worker start-up are not per-call costs
+            began = time.perf_counter()
+            reward(molecules)
+            out[name] = (time.perf_counter() - began) / len(molecules)
+    return out
+
+
+def summarize(rows: list[dict], seconds: dict[str, float], reference) -> pd.DataFrame:
+    from svdd_ray.chem.domain import MoleculeDomain
+
+    domain = MoleculeDomain()
+    table = []
+    for row in rows:
+        frame, calls = row["frame"], row["calls"]
+        valid = frame.loc[np.isfinite(frame["reward"]), "reward"]
+        metrics = domain.metrics(frame["object"].tolist(), reference)
+        table.append(
+            {
+                "method": row["method"],
+                "M": row["M"],
+                "n": len(frame),
+                "median": valid.median(),
+                "p90": valid.quantile(0.9),
+                "full docks": calls.get("docking", 0.0),
+                "capped docks": calls.get("docking_fast", 0.0),
+                "docking CPU-s (est.)": sum(seconds[name] * c for name, c in calls.items()),
+                "wall s": row["wall_s"],
+                **{key: metrics.get(key) for key in NATURALNESS},
+            }
+        )
+    return pd.DataFrame(table)
+
+
+def goal_line(summary: pd.DataFrame) -> str:
+    """The issue's docking goal: the plan's median >= SVDD-PM's with <= 25% of its full docks per molecule."""
+    by = summary.set_index("method")
+    if not {"SVDD-PM", "plan"} <= set(by.index):
+        return ""
+    svdd, plan = by.loc["SVDD-PM"], by.loc["plan"]
+    share = plan["full docks"] / svdd["full docks"]
+    cpu = plan["docking CPU-s (est.)"] / svdd["docking CPU-s (est.)"]
+    met = plan["median"] >= svdd["median"] and share <= 0.25
+    return (
+        f"Docking goal ({'met' if met else 'not met'}): the plan's median {plan['median']:.2f} against SVDD-PM's "
+        f"{svdd['median']:.2f}, with {share:.0%} of its full docks per molecule "
+        f"({plan['full docks']:.1f} vs {svdd['full docks']:.1f}) and {cpu:.0%} of its estimated docking CPU-seconds."
+    )
+
+
+def plot(summaries: dict[str, pd.DataFrame], path: Path) -> None:
+    from svdd_ray.report import pyplot, save_figure
+
+    plt = pyplot()
+    fig, axes = plt.subplots(1, len(summaries), figsize=(6 * len(summaries), 4.5), squeeze=False)
+    for ax, (target, summary) in zip(axes[0], summaries.items()):
+        for _, r in summary.iterrows():
+            ax.scatter(r["docking CPU-s (est.)"], r["median"], marker="D" if r["method"] == "plan" else "o")
+            ax.annotate(
+                r["method"],
+                (r["docking CPU-s (est.)"], r["median"]),
+                fontsize=8,
+                xytext=(3, 3),
+                textcoords="offset points",
+            )
+        ax.set_xscale("log")
+        ax.set_xlabel("docking CPU-seconds per final molecule (estimated, log scale)")
+        ax.set_ylabel(f"median -Vina affinity, {target} (kcal/mol)")
+        ax.set_title(target)
+        ax.grid(alpha=0.3)
+    save_figure(fig, path)
+
+
+METHOD_NAMES = {"smc": "SMC", "svdd": "SVDD-PM", "plan": "plan"}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--targets", nargs="+", default=list(CONFIGS), choices=sorted(CONFIGS))
+    parser.add_argument(
+        "--methods", nargs="+", default=["pool", "plan", "smc", "svdd"], choices=["pool", "plan", "smc", "svdd"]
+    )
+    parser.add_argument("--samples", type=int, default=64, help="final molecules per method")
+    parser.add_argument("--fast-evals", type=int, default=100000, help="Vina max_evals of the plan's capped dock")
+    parser.add_argument("--cost-sample", type=int, default=16, help="molecules per run timed for the cost per call")
+    parser.add_argument("--runs-only", action="store_true", help="make the runs, write no tables")
+    parser.add_argument("--out", default=str(REPO / "runs" / "docking"))
+    parser.add_argument("--docs", default=str(REPO / "docs" / "docking_results"), help="writes DOCS.md and DOCS.png")
+    args = parser.parse_args()
+
+    summaries, sections = {}, []
+    for target in args.targets:
+        config_path = REPO / "configs" / CONFIGS[target]
+        rows, timed = [], []
+        for method in args.methods:
+            out = Path(args.out) / f"{target}_{method}"
+            totals = run_once(config_path, out, method_overrides(method, target, args.samples, args.fast_evals))
+            if args.runs_only:
+                continue
+            frame = read_run(out)
+            timed += frame["object"].head(args.cost_sample).tolist()
+            if method == "pool":
+                rows += pool_rows(frame, totals)
+                continue
+            calls = calls_per_molecule(frame)
+            wall = totals["wall_time_s"] / len(frame)
+            rows.append({"method": METHOD_NAMES[method], "M": M, "frame": frame, "calls": calls, "wall_s": wall})
+        if args.runs_only:
+            continue
+        from svdd_ray.chem.metrics import MosesReference
+
+        seconds = seconds_per_call(target, [s for s in timed if isinstance(s, str)], args.fast_evals)
+        summary = summarize(rows, seconds, MosesReference())
+        summaries[target] = summary
+        sections += [
+            f"## {target} (`configs/{CONFIGS[target]}`)",
+            "",
+            f"Seconds per call on this machine (one core, {len(timed)} of the runs' molecules): full dock "
+            f"{seconds['docking']:.2f} s, capped dock (max_evals {args.fast_evals}) {seconds['docking_fast']:.2f} s.",
+            "",
+            markdown_table(summary),
+            "",
+            goal_line(summary),
+            "",
+        ]
+    if args.runs_only:
+        return
+    docs = Path(args.docs)
+    plot(summaries, docs.with_suffix(".png"))
+    header = [
+        "# Docking: methods and value plans at equal seeds",
+        "",
+        "Made by `python jobs/docking_results.py` (see its docstring for the runs). Prior `moses_smiles` "
+        f"(left-to-right SMILES, 14 reverse steps), {args.samples} final molecules per method, seed 0. "
+        "Reward: minus the AutoDock Vina 1.2 affinity (kcal/mol, higher is better) in dockstring's receptor and "
+        "30 Å box, exhaustiveness 1, one pose, ligands from RDKit ETKDGv3 + MMFF94 and Meeko, no protonation "
+        "model. `full docks` and `capped docks` are docking calls per final molecule after the run's own cache; "
+        "`docking CPU-s (est.)` = calls x seconds per call of each fidelity; `wall s` per final molecule on "
+        "this 2-core machine (two docking actors). Naturalness columns as in `docs/molecule_results.md`; FCD of "
+        f"{args.samples} molecules sits far above its 10,000-sample value: compare methods with each other.",
+        "",
+        f"![docking front]({docs.with_suffix('.png').name})",
+        "",
+    ]
+    docs.with_suffix(".md").write_text("\n".join(header + sections) + "\n")
+    print("\n".join(header + sections))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,85 @@
+"""The docking results job's bookkeeping: configs it builds, best-of-N from the pool, calls and the goal line."""
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from svdd_ray.config import load_config
+from svdd_ray.engine.runner import build_model
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def job():
+    spec = importlib.util.spec_from_file_location("docking_results_job", ROOT / "jobs" / "docking_results.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("method", ["pool", "plan", "smc", "svdd"])
+def test_every_method_builds_a_valid_config(job, method, tmp_path):
+    config = load_config(
+        ROOT / "configs" / job.CONFIGS["JAK2"], [*job.method_overrides(method, "JAK2", 8, 1234), "run.output_dir=x"]
+    )
+    assert config.reward.cache_file is None and config.run.seed == 0
+    if method == "pool":
+        assert config.run.num_samples == 8 * job.POOL and config.run.batch_size == job.POOL
+    if method == "plan":
+        fast, full = config.reward.components
+        assert (fast.name, full.name) == ("docking_fast", "docking")
+        assert fast.options["max_evals"] == 1234 and full.options["max_evals"] == 0
+        assert fast.options["target"] == full.options["target"] == "JAK2"
+        steps = build_model(config).num_steps
+        # the capped dock values every intermediate state, the full dock only x_0 (the final candidates)
+        assert all(fast.scores_states_at(t, steps) and not full.scores_states_at(t, steps) for t in range(1, steps + 1))
+        assert full.scores_states_at(0, steps) and not fast.scores_states_at(0, steps)
+
+
+def test_best_of_n_comes_from_nested_groups_of_the_pool(job):
+    rewards = np.arange(4 * job.POOL, dtype=float)[::-1].copy()  # falling within each group: the first is best
+    rewards[job.POOL + 3] = 100.0  # group 1's best among its first 4 (and 8), not among its first 2
+    rewards[2] = np.nan  # invalid molecules never win
+    objects = [f"C{i % 5}" for i in range(4 * job.POOL)]  # repeats: calls count distinct molecules
+    frame = pd.DataFrame({"index": range(4 * job.POOL), "reward": rewards, "object": objects, "batch": 0})
+    rows = {r["method"]: r for r in job.pool_rows(frame, {"wall_time_s": 80.0})}
+    assert list(rows) == ["pretrained", "best-of-2", "best-of-4", "best-of-8"]
+    assert rows["pretrained"]["frame"]["index"].tolist() == [0, 8, 16, 24]
+    assert rows["best-of-2"]["frame"]["index"].tolist() == [0, 8, 16, 24]
+    assert rows["best-of-4"]["frame"]["index"].tolist() == [0, 11, 16, 24]
+    assert rows["pretrained"]["calls"]["docking"] == len({"C0", "C3", "C1", "C4"}) / 4
+    assert rows["best-of-8"]["calls"]["docking"] == 5 / 4 and rows["best-of-8"]["wall_s"] == 80.0 / 4
+    assert rows["best-of-2"]["wall_s"] == 80.0 * 2 / job.POOL / 4
+
+
+def test_calls_per_molecule_reads_the_component_columns(job):
+    frame = pd.DataFrame(
+        {
+            "batch": [0, 0, 1, 1],
+            "calls_docking": [3, 3, 1, 1],
+            "calls_docking_fast": [20, 20, 10, 10],
+            "reward_calls": 0,
+        }
+    )
+    assert job.calls_per_molecule(frame) == {"docking": 1.0, "docking_fast": 7.5}
+    legacy = pd.DataFrame({"batch": [0, 0, 1], "reward_calls": [10, 10, 5]})
+    assert job.calls_per_molecule(legacy) == {"docking": 5.0}
+
+
+def test_goal_line_states_whether_the_plan_meets_the_goal(job):
+    summary = pd.DataFrame(
+        {
+            "method": ["SVDD-PM", "plan"],
+            "median": [9.0, 9.1],
+            "full docks": [20.0, 1.0],
+            "docking CPU-s (est.)": [40.0, 10.0],
+        }
+    )
+    assert job.goal_line(summary).startswith("Docking goal (met)") and "5% of its full docks" in job.goal_line(summary)
+    summary.loc[1, "median"] = 8.9
+    assert job.goal_line(summary).startswith("Docking goal (not met)")
+    assert job.goal_line(summary[summary.method != "plan"]) == ""
