@@ -94,13 +94,18 @@ def method_overrides(method: str, target: str, samples: int, fast_evals: int) ->
     return [*COMMON, *runs[method], *extra]
 
 
-def run_once(config_path: Path, out: Path, overrides: list[str]) -> dict:
-    """Run (or reuse, or resume) one configuration; its manifest's totals."""
+def run_once(config_path: Path, out: Path, overrides: list[str]) -> None:
+    """Run one configuration, or resume it; a complete run is reused."""
     manifest = out / "_manifest.json"
     if not (manifest.is_file() and json.loads(manifest.read_text()).get("status") == "complete"):
         print(f"running {out} ...", flush=True)
         engine.run(load_config(config_path, [*overrides, f"run.output_dir={out}"]))
-    return json.loads(manifest.read_text())["totals"]
+
+
+def run_totals(out: Path) -> dict:
+    """The manifest's totals of a complete run; ``{}`` while it is unfinished (its batches still count)."""
+    manifest = json.loads((out / "_manifest.json").read_text())
+    return manifest.get("totals", {}) if manifest.get("status") == "complete" else {}
 
 
 def read_run(out: Path) -> pd.DataFrame:
@@ -131,7 +136,7 @@ def pool_rows(frame: pd.DataFrame, totals: dict) -> list[dict]:
                 "M": n,
                 "frame": chosen,
                 "calls": {"docking": len(set(objects.ravel())) / len(best)},  # the run-wide cache: distinct ones
-                "wall_s": totals["wall_time_s"] * n / POOL / len(best),
+                "wall_s": totals.get("wall_time_s", np.nan) * n / POOL / len(best),
             }
         )
     return rows
@@ -184,9 +189,10 @@ def goal_line(summary: pd.DataFrame) -> str:
     share = plan["full docks"] / svdd["full docks"]
     cpu = plan["docking CPU-s (est.)"] / svdd["docking CPU-s (est.)"]
     met = plan["median"] >= svdd["median"] and share <= 0.25
+    sizes = f" (n = {int(plan['n'])} and {int(svdd['n'])})" if "n" in summary else ""
     return (
         f"Docking goal ({'met' if met else 'not met'}): the plan's median {plan['median']:.2f} against SVDD-PM's "
-        f"{svdd['median']:.2f}, with {share:.0%} of its full docks per molecule "
+        f"{svdd['median']:.2f}{sizes}, with {share:.0%} of its full docks per molecule "
         f"({plan['full docks']:.1f} vs {svdd['full docks']:.1f}) and {cpu:.0%} of its estimated docking CPU-seconds."
     )
 
@@ -225,31 +231,37 @@ def main() -> None:
     )
     parser.add_argument("--samples", type=int, default=64, help="final molecules per method")
     parser.add_argument("--fast-evals", type=int, default=100000, help="Vina max_evals of the plan's capped dock")
-    parser.add_argument("--cost-sample", type=int, default=16, help="molecules per run timed for the cost per call")
+    parser.add_argument("--cost-sample", type=int, default=8, help="molecules per run timed for the cost per call")
     parser.add_argument("--runs-only", action="store_true", help="make the runs, write no tables")
+    parser.add_argument(
+        "--report-only", action="store_true", help="tables from the runs as they are (unfinished ones: their batches)"
+    )
     parser.add_argument("--out", default=str(REPO / "runs" / "docking"))
     parser.add_argument("--docs", default=str(REPO / "docs" / "docking_results"), help="writes DOCS.md and DOCS.png")
     args = parser.parse_args()
 
+    if not args.report_only:
+        for target in args.targets:
+            for method in args.methods:
+                overrides = method_overrides(method, target, args.samples, args.fast_evals)
+                run_once(REPO / "configs" / CONFIGS[target], Path(args.out) / f"{target}_{method}", overrides)
     summaries, sections = {}, []
     for target in args.targets:
-        config_path = REPO / "configs" / CONFIGS[target]
+        if args.runs_only:
+            break
         rows, timed = [], []
         for method in args.methods:
             out = Path(args.out) / f"{target}_{method}"
-            totals = run_once(config_path, out, method_overrides(method, target, args.samples, args.fast_evals))
-            if args.runs_only:
-                continue
-            frame = read_run(out)
+            if not any(out.glob("batch-*.parquet")):
+                continue  # --report-only: a run not started yet
+            frame, totals = read_run(out), run_totals(out)
             timed += frame["object"].head(args.cost_sample).tolist()
             if method == "pool":
                 rows += pool_rows(frame, totals)
                 continue
             calls = calls_per_molecule(frame)
-            wall = totals["wall_time_s"] / len(frame)
+            wall = totals.get("wall_time_s", np.nan) / len(frame)
             rows.append({"method": METHOD_NAMES[method], "M": M, "frame": frame, "calls": calls, "wall_s": wall})
-        if args.runs_only:
-            continue
         from svdd_ray.chem.metrics import MosesReference
 
         seconds = seconds_per_call(target, [s for s in timed if isinstance(s, str)], args.fast_evals)
@@ -274,7 +286,8 @@ def main() -> None:
         "# Docking: methods and value plans at equal seeds",
         "",
         "Made by `python jobs/docking_results.py` (see its docstring for the runs). Prior `moses_smiles` "
-        f"(left-to-right SMILES, 14 reverse steps), {args.samples} final molecules per method, seed 0. "
+        f"(left-to-right SMILES, 14 reverse steps), {args.samples} final molecules per method (`n`: fewer where a run "
+        "was unfinished; its finished batches count), seed 0. "
         "Reward: minus the AutoDock Vina 1.2 affinity (kcal/mol, higher is better) in dockstring's receptor and "
         "30 Å box, exhaustiveness 1, one pose, ligands from RDKit ETKDGv3 + MMFF94 and Meeko, no protonation "
         "model. `full docks` and `capped docks` are docking calls per final molecule after the run's own cache; "

@@ -62,6 +62,20 @@ def test_predict_x0_is_the_greedy_completion():
     assert torch.equal(toy.model.predict_x0(done, 0), done)
 
 
+def test_greedy_completion_takes_each_rows_own_prefix():
+    toy = CausalToy(length=4, vocab=3, block_size=1, seed=5)
+    model = toy.model
+    generator = torch.Generator().manual_seed(1)
+    states = [model.sample_prior(3, generator)]
+    for t in range(model.num_steps, 0, -1):
+        states.append(model.propose(states[-1], t, generator))
+    # one row from each step's states: prefixes of 0..4 revealed letters, completed in one call
+    mixed = torch.stack([states[k][k % 3] for k in range(len(states))])
+    steps = [model.num_steps - k for k in range(len(states))]
+    expected = torch.stack([model.predict_x0(row[None], t)[0] for row, t in zip(mixed, steps)])
+    assert torch.equal(model.greedy_completion(mixed), expected)
+
+
 def lstm_model(block_size=3, seq_len=10, vocab=6):
     torch.manual_seed(0)
     return LeftToRightDiffusion(CausalLSTM(vocab, 8, 16, 2), vocab, seq_len, block_size=block_size).eval()

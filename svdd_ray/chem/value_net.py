@@ -32,10 +32,12 @@ __all__ = ["FingerprintValueNet", "SelfiesValueNet"]
 
 
 def _prior_dir(prior: str | Path) -> Path:
-    """``"default"`` (the committed prior) or a checkpoint directory, checked for its files."""
-    from .train import default_checkpoint_dir
+    """``"default"`` (the committed SELFIES prior), ``"moses_smiles"`` (the left-to-right SMILES prior) or a
+    checkpoint directory, checked for its files."""
+    from .train import default_checkpoint_dir, smiles_checkpoint_dir
 
-    ckpt_dir = default_checkpoint_dir() if str(prior) == "default" else Path(prior)
+    named = {"default": default_checkpoint_dir, "moses": default_checkpoint_dir, "moses_smiles": smiles_checkpoint_dir}
+    ckpt_dir = named[str(prior)]() if str(prior) in named else Path(prior)
     for name in ("config.yaml", "prior.pt", "vocab.json"):
         if not (ckpt_dir / name).is_file():
             raise FileNotFoundError(f"value network prior: {ckpt_dir / name} is missing")
@@ -109,8 +111,10 @@ class SelfiesValueNet(StandardisedOutput, nn.Module):
 class FingerprintValueNet(StandardisedOutput, nn.Module):
     """MLP value ``(x [n, L], t_frac [n]) -> [n]`` over the fingerprint of the denoised prediction.
 
-    The frozen prior (``prior``, as for :class:`SelfiesValueNet`; its weights ride along in the
-    checkpoint) fills every mask of ``x`` with its most likely token; the decoded molecule's
+    The frozen prior (``prior``: ``"default"`` / ``"moses"``, ``"moses_smiles"`` or a checkpoint
+    directory; its weights ride along in the checkpoint) gives the denoised prediction: every mask
+    filled with its most likely token (masked prior) or the revealed prefix completed greedily
+    (left-to-right prior, so SVDD-MC runs on the default ``moses_smiles`` prior); the decoded molecule's
     Morgan count fingerprint (``radius``, ``bits``; log1p counts, zeros for an empty decode)
     and ``t_frac`` feed a two-hidden-layer MLP. Not differentiable in ``x`` (SVDD needs no
     gradients).
@@ -130,13 +134,22 @@ class FingerprintValueNet(StandardisedOutput, nn.Module):
         self._init_target_stats()
 
     @torch.no_grad()
+    def denoised(self, x: Tensor, t_frac: Tensor) -> Tensor:
+        """The prior's x0-prediction of states ``x`` (any mix of steps)."""
+        from svdd_ray.models.autoregressive import LeftToRightDiffusion
+
+        if isinstance(self.prior, LeftToRightDiffusion):
+            return self.prior.greedy_completion(x)
+        logits = self.prior.network(x, t_frac.float())
+        return torch.where(x == self.prior.mask_id, logits.argmax(dim=-1), x)
+
+    @torch.no_grad()
     def fingerprints(self, x: Tensor, t_frac: Tensor) -> Tensor:
         """``[n, bits]`` log1p Morgan counts of the decoded denoised predictions."""
         from rdkit import Chem
         from rdkit.Chem import rdFingerprintGenerator
 
-        logits = self.prior.network(x, t_frac.float())
-        x0 = torch.where(x == self.prior.mask_id, logits.argmax(dim=-1), x)
+        x0 = self.denoised(x, t_frac)
         generator = rdFingerprintGenerator.GetMorganGenerator(radius=self.radius, fpSize=self.bits)
         rows = np.zeros((len(x), self.bits), dtype=np.float32)
         for i, smiles in enumerate(self.prior.decode(x0)):

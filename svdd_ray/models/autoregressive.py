@@ -144,6 +144,16 @@ class LeftToRightDiffusion(nn.Module):
             return x
         return self._extend(x, self.revealed(t), self.seq_len, lambda logits: logits.argmax(dim=-1))
 
+    def greedy_completion(self, x: Tensor) -> Tensor:
+        """Each row's revealed prefix (the tokens before its first mask) completed greedily; the rows'
+        prefixes may differ in length (states of different steps, as a value network sees them)."""
+        out = x.clone()
+        revealed = (x != self.mask_id).long().cumprod(dim=1).sum(dim=1)
+        for start in revealed.unique().tolist():
+            rows = revealed == start
+            out[rows] = self._extend(x[rows], int(start), self.seq_len, lambda logits: logits.argmax(dim=-1))
+        return out
+
     def decode(self, x0: Tensor) -> list:
         if self.decoder is not None:
             return self.decoder(x0)

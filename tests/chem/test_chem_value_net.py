@@ -107,3 +107,24 @@ def test_the_fingerprint_value_reads_the_denoised_molecule():
     assert (net.fingerprints(masked, torch.ones(2)).sum(dim=1) > 0).all()
     assert torch.allclose(net(masked, torch.ones(2)), torch.full((2,), 0.5))  # zero-initialised last layer
     assert not any(p.requires_grad for p in net.prior.parameters())
+
+
+def test_the_fingerprint_value_runs_on_the_left_to_right_prior():
+    from svdd_ray.chem.train import load_smiles_prior, smiles_checkpoint_dir
+    from svdd_ray.chem.value_net import FingerprintValueNet
+
+    if not (smiles_checkpoint_dir() / "prior.pt").is_file():
+        pytest.skip("no committed SMILES prior")
+    prior = load_smiles_prior(block_size=4)
+    net = FingerprintValueNet(prior="moses_smiles", bits=256, hidden=8).eval()
+    generator = torch.Generator().manual_seed(0)
+    x = prior.sample_prior(2, generator)
+    early = prior.propose(x, prior.num_steps, generator)  # 4 tokens revealed
+    later = prior.propose(prior.propose(early, prior.num_steps - 1, generator), prior.num_steps - 2, generator)
+    states = torch.cat([early, later])  # two steps in one call, as in training
+    t_frac = torch.tensor([13, 13, 11, 11]) / prior.num_steps
+    expected = torch.cat([prior.predict_x0(early, prior.num_steps - 1), prior.predict_x0(later, prior.num_steps - 3)])
+    assert torch.equal(net.denoised(states, t_frac), expected)
+    assert (net.fingerprints(states, t_frac).sum(dim=1) > 0).all()  # greedy completions decode to molecules
+    with pytest.raises(FileNotFoundError, match="value network prior"):
+        FingerprintValueNet(prior="/nonexistent")
