@@ -181,19 +181,25 @@ def summarize(rows: list[dict], seconds: dict[str, float], reference) -> pd.Data
 
 
 def goal_line(summary: pd.DataFrame) -> str:
-    """The issue's docking goal: the plan's median >= SVDD-PM's with <= 25% of its full docks per molecule."""
+    """The issue's docking goal: the plan's median >= SVDD-PM's with <= 25% of its docking per molecule,
+    judged both in full docks and in estimated docking CPU-seconds (capped docks included)."""
     by = summary.set_index("method")
     if not {"SVDD-PM", "plan"} <= set(by.index):
         return ""
     svdd, plan = by.loc["SVDD-PM"], by.loc["plan"]
-    share = plan["full docks"] / svdd["full docks"]
+    calls = plan["full docks"] / svdd["full docks"]
     cpu = plan["docking CPU-s (est.)"] / svdd["docking CPU-s (est.)"]
-    met = plan["median"] >= svdd["median"] and share <= 0.25
+    reward = plan["median"] >= svdd["median"]
+    verdict = {
+        (True, True, True): "met",
+        (True, True, False): "met in full docks, not in CPU-seconds",
+    }.get((bool(reward), bool(calls <= 0.25), bool(cpu <= 0.25)), "not met")
     sizes = f" (n = {int(plan['n'])} and {int(svdd['n'])})" if "n" in summary else ""
     return (
-        f"Docking goal ({'met' if met else 'not met'}): the plan's median {plan['median']:.2f} against SVDD-PM's "
-        f"{svdd['median']:.2f}{sizes}, with {share:.0%} of its full docks per molecule "
-        f"({plan['full docks']:.1f} vs {svdd['full docks']:.1f}) and {cpu:.0%} of its estimated docking CPU-seconds."
+        f"Docking goal ({verdict}): the plan's median {plan['median']:.2f} against SVDD-PM's "
+        f"{svdd['median']:.2f}{sizes}, with {calls:.0%} of its full docks per molecule "
+        f"({plan['full docks']:.1f} vs {svdd['full docks']:.1f}) and {cpu:.0%} of its estimated docking "
+        "CPU-seconds (capped docks included)."
     )
 
 

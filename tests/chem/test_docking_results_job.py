@@ -79,7 +79,10 @@ def test_goal_line_states_whether_the_plan_meets_the_goal(job):
             "docking CPU-s (est.)": [40.0, 10.0],
         }
     )
-    assert job.goal_line(summary).startswith("Docking goal (met)") and "5% of its full docks" in job.goal_line(summary)
+    line = job.goal_line(summary)
+    assert line.startswith("Docking goal (met)") and "5% of its full docks" in line and "25% of its estimated" in line
+    summary.loc[1, "docking CPU-s (est.)"] = 20.0
+    assert job.goal_line(summary).startswith("Docking goal (met in full docks, not in CPU-seconds)")
     summary.loc[1, "median"] = 8.9
     assert job.goal_line(summary).startswith("Docking goal (not met)")
     assert job.goal_line(summary[summary.method != "plan"]) == ""
