@@ -169,6 +169,7 @@ def summarize(rows: list[dict], seconds: dict[str, float], reference) -> pd.Data
                 "M": row["M"],
                 "n": len(frame),
                 "median": valid.median(),
+                "median 95% CI": median_interval(valid),
                 "p90": valid.quantile(0.9),
                 "full docks": calls.get("docking", 0.0),
                 "capped docks": calls.get("docking_fast", 0.0),
@@ -204,26 +205,49 @@ def goal_line(summary: pd.DataFrame) -> str:
 
 
 def plot(summaries: dict[str, pd.DataFrame], path: Path) -> None:
+    from matplotlib.ticker import NullFormatter, ScalarFormatter
+
     from svdd_ray.report import pyplot, save_figure
 
     plt = pyplot()
     fig, axes = plt.subplots(1, len(summaries), figsize=(6 * len(summaries), 4.5), squeeze=False)
     for ax, (target, summary) in zip(axes[0], summaries.items()):
+        cost, median = summary["docking CPU-s (est.)"], summary["median"]
+        pool = summary["method"].str.startswith(("pretrained", "best-of"))
+        ax.plot(cost[pool], median[pool], "o-", color="tab:blue", label="pretrained / best-of-N")
+        for style, method in (("s", "SVDD-PM"), ("^", "SMC"), ("D", "plan")):
+            part = summary["method"] == method
+            if part.any():
+                color = {"SVDD-PM": "tab:red", "SMC": "tab:green", "plan": "tab:orange"}[method]
+                ax.plot(cost[part], median[part], style, color=color, markersize=8, label=method)
         for _, r in summary.iterrows():
-            ax.scatter(r["docking CPU-s (est.)"], r["median"], marker="D" if r["method"] == "plan" else "o")
             ax.annotate(
                 r["method"],
                 (r["docking CPU-s (est.)"], r["median"]),
                 fontsize=8,
-                xytext=(3, 3),
+                xytext=(4, -10),
                 textcoords="offset points",
             )
         ax.set_xscale("log")
+        ax.xaxis.set_major_formatter(ScalarFormatter())
+        ax.xaxis.set_minor_formatter(NullFormatter())
         ax.set_xlabel("docking CPU-seconds per final molecule (estimated, log scale)")
         ax.set_ylabel(f"median -Vina affinity, {target} (kcal/mol)")
         ax.set_title(target)
         ax.grid(alpha=0.3)
+        ax.legend(fontsize=8, loc="lower right")
     save_figure(fig, path)
+
+
+def median_interval(values: pd.Series, draws: int = 2000, seed: int = 0) -> str:
+    """A bootstrap 95% interval of the median (percentile method)."""
+    data = values.to_numpy()
+    if len(data) < 2:
+        return ""
+    rng = np.random.default_rng(seed)
+    medians = np.median(rng.choice(data, size=(draws, len(data)), replace=True), axis=1)
+    low, high = np.quantile(medians, [0.025, 0.975])
+    return f"{low:.2f}-{high:.2f}"
 
 
 METHOD_NAMES = {"smc": "SMC", "svdd": "SVDD-PM", "plan": "plan"}
@@ -297,7 +321,8 @@ def main() -> None:
         "Reward: minus the AutoDock Vina 1.2 affinity (kcal/mol, higher is better) in dockstring's receptor and "
         "30 Å box, exhaustiveness 1, one pose, ligands from RDKit ETKDGv3 + MMFF94 and Meeko, no protonation "
         "model. `full docks` and `capped docks` are docking calls per final molecule after the run's own cache; "
-        "`docking CPU-s (est.)` = calls x seconds per call of each fidelity; `wall s` per final molecule on "
+        "`median 95% CI`: bootstrap interval of the median; `docking CPU-s (est.)` = calls x seconds per call "
+        "of each fidelity; `wall s` per final molecule on "
         "this 2-core machine (two docking actors). Naturalness columns as in `docs/molecule_results.md`; FCD of "
         f"{args.samples} molecules sits far above its 10,000-sample value: compare methods with each other.",
         "",
