@@ -1,12 +1,14 @@
 """Docking tables at equal seeds: methods and value plans against the docking calls they spend.
 
     python jobs/docking_results.py [--targets PARP1 JAK2] [--samples 64] [--methods pool smc svdd plan]
-        [--fast-evals 100000] [--out runs/docking] [--docs docs/docking_results]
+        [--fast-evals 100000] [--out results/docking] [--docs docs/docking_results]
 
 Every run goes through ``svdd_ray.engine.run`` from the target's config (``CONFIGS``) with the
 overrides below (seed 0, batches of 8, 4 in flight, two docking actors, the denoiser on 0 CPUs, no
 persistent cache, so each run counts the docking calls it made itself); a directory that already
-holds a complete run is reused and an interrupted one resumes. Methods:
+holds a complete run is reused and an interrupted one resumes where it stopped (the run directories
+under ``results/docking`` are committed, so a later session or a bigger machine finishes them, and
+``--report-only`` makes the tables from whatever batches exist). Methods:
 
 - ``pool``: ``POOL`` x samples pretrained molecules in batches of ``POOL``; the first of each batch is
   ``pretrained`` and the best of its first N is best-of-N (N = 2, 4, 8: nested, as the same seeds give).
@@ -266,7 +268,7 @@ def main() -> None:
     parser.add_argument(
         "--report-only", action="store_true", help="tables from the runs as they are (unfinished ones: their batches)"
     )
-    parser.add_argument("--out", default=str(REPO / "runs" / "docking"))
+    parser.add_argument("--out", default=str(REPO / "results" / "docking"), help="run directories (committed)")
     parser.add_argument("--docs", default=str(REPO / "docs" / "docking_results"), help="writes DOCS.md and DOCS.png")
     args = parser.parse_args()
 
