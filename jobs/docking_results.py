@@ -325,7 +325,8 @@ def main() -> None:
         "model. `full docks` and `capped docks` are docking calls per final molecule after the run's own cache; "
         "`median 95% CI`: bootstrap interval of the median; `docking CPU-s (est.)` = calls x seconds per call "
         "of each fidelity; `wall s` per final molecule on "
-        "this 2-core machine (two docking actors). Naturalness columns as in `docs/molecule_results.md`; FCD of "
+        "this 2-core machine (two docking actors; runs shared the cores with each other: upper bounds). "
+        "Naturalness columns as in `docs/molecule_results.md`; FCD of "
         f"{args.samples} molecules sits far above its 10,000-sample value: compare methods with each other.",
         "",
         f"![docking front]({docs.with_suffix('.png').name})",
