@@ -33,7 +33,7 @@ import ray
 from common import table, warm_executor
 
 from svdd_ray.chem.data import load_smiles
-from svdd_ray.chem.docking import DockingReward
+from svdd_ray.chem.docking import DockingReward, timed_docking
 from svdd_ray.config import load_config
 from svdd_ray.engine import check_resources
 
@@ -91,10 +91,7 @@ def calls_per_molecule(runs: Path) -> list[list]:
 def timed_scores(target: str, max_evals: int, molecules: list[str], warmup: str) -> tuple[float, list[float]]:
     """Seconds per molecule and scores of an in-process ``DockingReward`` (warmed, no cache)."""
     with DockingReward(target=target, exhaustiveness=1, seed=0, timeout_s=300, max_evals=max_evals, cache=False) as r:
-        r([warmup])
-        began = time.perf_counter()
-        scores = r(molecules)
-        return (time.perf_counter() - began) / len(molecules), scores
+        return timed_docking(r, molecules, warmup)
 
 
 def fidelity_table(target: str, caps: list[int], molecules: list[str], warmup: str) -> None:

@@ -29,14 +29,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from svdd_ray import engine
-from svdd_ray.chem.docking import DockingReward
+from svdd_ray.chem.docking import DockingReward, timed_docking
 from svdd_ray.config import load_config
 from svdd_ray.report import markdown_table
 
@@ -52,16 +51,6 @@ COMMON = [
     "reward.components.0.actors=2",
     "resources.denoiser_num_cpus=0",
     "resources.max_inflight_batches=4",
-]
-NATURALNESS = [
-    "validity",
-    "uniqueness",
-    "novelty",
-    "internal_diversity",
-    "FCD/Test",
-    "Filters",
-    "sa_median",
-    "aromatic",
 ]
 
 
@@ -149,10 +138,7 @@ def seconds_per_call(target: str, molecules: list[str], fast_evals: int) -> dict
     out = {}
     for name, cap in (("docking", 0), ("docking_fast", fast_evals)):
         with DockingReward(**dock_options(target, cap), cache=False) as reward:
-            reward(["CCO"])  # receptor maps and worker start-up are not per-call costs
-            began = time.perf_counter()
-            reward(molecules)
-            out[name] = (time.perf_counter() - began) / len(molecules)
+            out[name] = timed_docking(reward, molecules)[0]
     return out
 
 
@@ -177,7 +163,7 @@ def summarize(rows: list[dict], seconds: dict[str, float], reference) -> pd.Data
                 "capped docks": calls.get("docking_fast", 0.0),
                 "docking CPU-s (est.)": sum(seconds[name] * c for name, c in calls.items()),
                 "wall s": row["wall_s"],
-                **{key: metrics.get(key) for key in NATURALNESS},
+                **{key: metrics.get(key) for key in MoleculeDomain.NATURALNESS},
             }
         )
     return pd.DataFrame(table)

@@ -22,6 +22,7 @@ from pathlib import Path
 import pandas as pd
 
 from svdd_ray import engine
+from svdd_ray.chem.domain import MoleculeDomain
 from svdd_ray.config import load_config
 from svdd_ray.report import markdown_table, write_report
 
@@ -152,14 +153,7 @@ def main() -> None:
             "reward_median",
             "reward_p90",
             "reward_p99",
-            "validity",
-            "uniqueness",
-            "novelty",
-            "internal_diversity",
-            "FCD/Test",
-            "Filters",
-            "sa_median",
-            "aromatic",
+            *MoleculeDomain.NATURALNESS,
             "reward_calls",
             "wall_time_s",
         ]

@@ -28,6 +28,7 @@ from svdd_ray.chem.rewards import canonical_key, molecule_key
 __all__ = [
     "DockingReward",
     "DockingResult",
+    "timed_docking",
     "dockstring_targets_dir",
     "list_targets",
     "target_box",
@@ -364,3 +365,12 @@ class DockingReward:
     def canonical_key(self, smiles: str) -> str:
         """Cache key: the canonical SMILES (poses depend on the molecule, not on how it is written)."""
         return molecule_key(smiles)
+
+
+def timed_docking(reward: DockingReward, molecules: Sequence[str], warmup: str = "CCO") -> tuple[float, list[float]]:
+    """Seconds per molecule and the scores of ``reward`` on ``molecules``, after one ``warmup`` docking
+    (receptor maps and worker start-up are not per-molecule costs). Use a reward with ``cache=False``."""
+    reward([warmup])
+    began = time.perf_counter()
+    scores = reward(molecules)
+    return (time.perf_counter() - began) / len(molecules), scores

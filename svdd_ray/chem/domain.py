@@ -19,6 +19,17 @@ class MoleculeDomain(TextDomain):
     """SMILES strings: shown as text, drawn with RDKit, judged by the MOSES metrics."""
 
     name = "molecules"
+    #: the metrics results tables show beside the reward (keys of :meth:`metrics` with a MOSES reference)
+    NATURALNESS = (
+        "validity",
+        "uniqueness",
+        "novelty",
+        "internal_diversity",
+        "FCD/Test",
+        "Filters",
+        "sa_median",
+        "aromatic",
+    )
 
     def sample_grid(self, objects: Sequence[str], path: Path, labels: Sequence[str]) -> Path | None:
         from rdkit.Chem import Draw

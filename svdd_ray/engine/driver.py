@@ -37,14 +37,17 @@ class BatchState:
     scores: dict[str, dict[str, float]] = field(default_factory=dict)
     outstanding: int = 0
     cache_hits: int = 0
-    reward_calls: int = 0
-    calls: dict[str, int] = field(default_factory=dict)  # reward calls per component (they sum to reward_calls)
+    calls: dict[str, int] = field(default_factory=dict)  # reward calls per component
     trace: list[tuple] = field(default_factory=list)
     attempt: int = 0  # replays of the batch so far (see Driver._replay)
     steps: int = 0  # reward requests in this attempt
     accounted: int = 0  # reward requests already counted by earlier attempts
     seen: dict[str, dict[str, tuple[Any, float]]] = field(default_factory=dict)  # real scores, for surrogates
     guessed: dict[str, set[str]] = field(default_factory=dict)  # keys valued by a surrogate in this request
+
+    @property
+    def reward_calls(self) -> int:
+        return sum(self.calls.values())
 
 
 @dataclass
@@ -194,7 +197,6 @@ class Driver:
                 state.outstanding += 1
             if first_time:
                 state.cache_hits += self.cache.hits - hits_before
-                state.reward_calls += len(missing)
                 state.calls[comp.name] = state.calls.get(comp.name, 0) + len(missing)
                 self.totals["candidates_scored"] += len(keys)
             else:
