@@ -12,6 +12,9 @@ per final molecule. Writes ``OUT.md``, ``OUT.json`` and ``OUT.png``.
 
 Points named "prescreen" score only the share of candidates that an online ridge surrogate on
 Morgan counts ranks best (``reward.components[0].prescreen``); the rest take its prediction.
+Points "best-of-N, QED of the top k" score only the top k of each chain's N pretrained molecules
+by a ridge fitted offline (frozen, ``final: true``) on ``SURROGATE_POOL`` pretrained molecules of
+another seed; those one-off training calls are reported beside the table, not in the points.
 """
 
 from __future__ import annotations
@@ -33,6 +36,12 @@ from common import table
 REPO = Path(__file__).resolve().parents[1]
 
 PRESCREEN = "reward.components.0.prescreen={surrogate: morgan_ridge, keep: %s, explore: 0.1, min_scored: 32}"
+WEIGHTS = "@WEIGHTS@"  # replaced by the frozen surrogate's file, fitted in main()
+FROZEN = (
+    "reward.components.0.prescreen={surrogate: {target: morgan_ridge, options: {weights: '%s'}}, "
+    "keep: %s, explore: 0.0, min_scored: 0, final: true}"
+)
+SURROGATE_POOL, SURROGATE_SEED = 512, 1
 
 #: name -> (method, M, alpha, options[, extra config overrides]); best-of-N comes from the "pool" run.
 POINTS = {
@@ -49,18 +58,23 @@ POINTS = {
     "SVDD-PM M=8, prescreen 25%": ("svdd", 8, 0.0, {}, [PRESCREEN % 0.25]),
     "SVDD-PM M=16, prescreen 12.5%": ("svdd", 16, 0.0, {}, [PRESCREEN % 0.125]),
     "SVDD-PM M=8, prescreen 25%, every 2": ("svdd", 8, 0.0, {"select_every": 2}, [PRESCREEN % 0.25]),
+    "best-of-16, QED of the top 4": ("best_of_n", 16, 0.0, {}, [FROZEN % (WEIGHTS, 0.25)]),
+    "best-of-32, QED of the top 4": ("best_of_n", 32, 0.0, {}, [FROZEN % (WEIGHTS, 0.125)]),
 }
 BON = (1, 2, 4, 8, 16)
 
 
-def run_point(name: str, samples: int, model: list[str]) -> dict:
-    """One engine run; its samples, reward calls, wall and CPU seconds."""
+def run_point(name: str, samples: int, model: list[str], weights: str = "") -> dict:
+    """One engine run; its samples, reward calls, wall and CPU seconds (``weights``: the frozen surrogate)."""
     torch.set_num_threads(1)
     from svdd_ray import engine
     from svdd_ray.config import load_config
 
-    method, m, alpha, options, *extra = POINTS[name]
-    n = samples * max(BON) if name == "pool" else samples
+    if name == "surrogate pool":
+        method, m, alpha, options, extra = "pretrained", 1, 0.0, {}, [[f"run.seed={SURROGATE_SEED}"]]
+    else:
+        method, m, alpha, options, *extra = POINTS[name]
+    n = {"pool": samples * max(BON), "surrogate pool": SURROGATE_POOL}.get(name, samples)
     out = Path(tempfile.mkdtemp(prefix="svdd-pareto-")) / "run"
     overrides = [
         f"run.method={method}",
@@ -73,7 +87,7 @@ def run_point(name: str, samples: int, model: list[str]) -> dict:
         "run.trace=false",
         "resources.backend=local",
         *model,
-        *(extra[0] if extra else []),
+        *[o.replace(WEIGHTS, weights) for o in (extra[0] if extra else [])],
     ]
     config = load_config(REPO / "configs" / "molecule_qed.yaml", overrides)
     wall, cpu = time.perf_counter(), time.process_time()
@@ -126,6 +140,31 @@ def best_of_n(pool: dict, samples: int) -> list[dict]:
     return rows
 
 
+def frozen_surrogate(model: list[str]) -> tuple[str, str]:
+    """Fit the frozen ridge of the "QED of the top k" points on a pretrained pool of another seed; its file
+    and a line on what it cost."""
+    from scipy.stats import spearmanr
+
+    from svdd_ray.surrogates import morgan_ridge, save_surrogate
+
+    pool = run_point("surrogate pool", 0, model)
+    objects, rewards = pool["objects"], np.asarray(pool["rewards"], dtype=float)
+    half = len(objects) // 2
+    check = morgan_ridge()
+    check.fit(objects[:half], rewards[:half])
+    rho = spearmanr(check.predict(objects[half:]), rewards[half:], nan_policy="omit").statistic
+    ridge = morgan_ridge()
+    ridge.fit(objects, rewards)
+    path = Path(tempfile.mkdtemp(prefix="svdd-surrogate-")) / "qed_morgan_ridge.npz"
+    save_surrogate(ridge.frozen(), path, radius=2, n_bits=2048)
+    line = (
+        f'The frozen surrogate of the "QED of the top k" points: a ridge on Morgan counts fitted on '
+        f"{len(objects)} pretrained molecules of seed {SURROGATE_SEED} ({pool['reward_calls']} one-off QED calls, "
+        f"not in the points; Spearman {rho:.2f} on a held-out half)."
+    )
+    return str(path), line
+
+
 def plot(frame: pd.DataFrame, path: Path) -> None:
     import matplotlib
 
@@ -135,7 +174,7 @@ def plot(frame: pd.DataFrame, path: Path) -> None:
     fig, ax = plt.subplots(figsize=(7.5, 4.8))
     for family, marker in (("best-of", "o"), ("SVDD-PM M=", "s"), ("SMC", "^"), (",", "D")):
         part = frame[frame.method.str.contains(family, regex=False)]
-        if family == "SVDD-PM M=":
+        if family != ",":  # the plans (named "..., ...") are markers of their own
             part = part[~part.method.str.contains(",")]
         ax.plot(part.reward_calls_per_molecule, part["median"], marker=marker, linestyle="-" if family != "," else "")
         for _, r in part.iterrows():
@@ -164,10 +203,12 @@ def main() -> None:
     parser.add_argument("--out", default=str(REPO / "docs" / "reward_economy"))
     args = parser.parse_args()
     began = time.perf_counter()
+    model = [f"model.target={args.model}"] if args.model else []
+    model += [f"model.options={args.model_options}"] if args.model_options else []
+    weights, training = frozen_surrogate(model)
     with ProcessPoolExecutor(args.workers) as pool:
-        model = [f"model.target={args.model}"] if args.model else []
-        model += [f"model.options={args.model_options}"] if args.model_options else []
-        results = list(pool.map(run_point, POINTS, [args.samples] * len(POINTS), [model] * len(POINTS)))
+        n = len(POINTS)
+        results = list(pool.map(run_point, POINTS, [args.samples] * n, [model] * n, [weights] * n))
     by_name = {r["name"]: r for r in results}
     rows = best_of_n(by_name.pop("pool"), args.samples)
     for name, r in by_name.items():
@@ -199,7 +240,7 @@ def main() -> None:
     note = (
         f"{args.samples} molecules per point, prior `{spec.target}` {spec.options}, {steps} reverse steps, QED reward, "
         f"seed 0, engine local backend with the run-wide cache; {args.workers} runs at a time on 2 cores "
-        f"(load average {load:.1f} at the end); total {time.perf_counter() - began:.0f} s."
+        f"(load average {load:.1f} at the end); total {time.perf_counter() - began:.0f} s. {training}"
     )
     print(note)
     print(text)

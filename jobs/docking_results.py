@@ -1,6 +1,6 @@
 """Docking tables at equal seeds: methods and value plans against the docking calls they spend.
 
-    python jobs/docking_results.py [--targets PARP1 JAK2] [--samples 64] [--methods pool smc svdd plan]
+    python jobs/docking_results.py [--targets PARP1 JAK2] [--samples 64] [--methods pool smc svdd plan prescreen]
         [--fast-evals 100000] [--out results/docking] [--docs docs/docking_results]
 
 Every run goes through ``svdd_ray.engine.run`` from the target's config (``CONFIGS``) with the
@@ -17,18 +17,28 @@ under ``results/docking`` are committed, so a later session or a bigger machine 
 - ``plan``: SVDD-PM, M = 4, alpha 0, with a two-fidelity value plan: a capped dock (Vina
   ``max_evals`` = ``--fast-evals``, the component ``docking_fast``) values the states of the first
   steps, and the full dock (``docking``) the last step's candidates, which are final molecules.
+- ``surrogate``: SVDD-PM, M = 4, alpha 0, with that surrogate (the reward ``surrogate``, free)
+  valuing the states of every step but the last and the full dock the last step's candidates.
+- ``prescreen``: best-of-``PRESCREEN_N`` pre-screened by a surrogate: ``PRESCREEN_N`` pretrained
+  molecules per chain, ranked by a Morgan-fingerprint ridge fitted offline on the target's pool
+  (``checkpoints/surrogates/<target>_morgan_ridge.npz``, made by ``jobs/fit_surrogate.py --runs
+  results/docking/<target>_pool``); only its top ``PRESCREEN_DOCKED`` per chain are docked and the
+  best of those is kept. The surrogate's one-off training docks are reported beside the table.
 
 Costs per final molecule: docking calls per component (after the per-run cache), docking
 CPU-seconds estimated as calls x the seconds per call of each fidelity (measured here on
 ``--cost-sample`` of the run's final molecules, one core, in process), and the run's wall time on
 this machine. Naturalness: the molecule report's columns (validity, uniqueness, novelty against
-MOSES train, internal diversity, FCD/Test, Filters, SA median, aromatic share).
+MOSES train, internal diversity, FCD/Test, Filters, SA median, aromatic share), and the median heavy
+atoms and ligand efficiency (score per heavy atom), since Vina's score grows with ligand size.
+Run it from anywhere: paths in the configs are relative to the repository root.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -44,6 +54,9 @@ CONFIGS = {"PARP1": "molecule_docking_parp1.yaml", "JAK2": "molecule_docking_jak
 POOL = 8
 M = 4
 SMC_ALPHA = 1.0
+PRESCREEN_N = 32
+PRESCREEN_DOCKED = 4
+PLANS = ("plan", f"prescreened best-of-{PRESCREEN_N}", "SVDD-PM, surrogate value")
 COMMON = [
     "run.batch_size=8",
     "run.trace=false",
@@ -67,6 +80,34 @@ def plan_components(target: str, fast_evals: int) -> list[dict]:
     ]
 
 
+def surrogate_path(target: str) -> str:
+    """The target's frozen docking surrogate, relative to the repository root."""
+    return f"checkpoints/surrogates/{target}_morgan_ridge.npz"
+
+
+def surrogate_plan_components(target: str) -> list[dict]:
+    """The frozen surrogate values the states of every step but the last, the full dock the final candidates."""
+    surrogate = {"surrogate": "morgan_ridge", "weights": surrogate_path(target)}
+    return [
+        {"target": "surrogate", "name": "docking_surrogate", "options": surrogate, "steps": [0.0, 0.95], "num_cpus": 0},
+        {
+            **{"target": "docking", "actors": 2, "num_cpus": 0.5, "timeout_s": 600, "chunk_size": 2},
+            **{"name": "docking", "options": dock_options(target), "steps": [0.95, 1.0]},
+        },
+    ]
+
+
+def prescreen_options(target: str) -> dict:
+    """Dock only the surrogate's top ``PRESCREEN_DOCKED`` of each chain's ``PRESCREEN_N`` final candidates."""
+    return {
+        "surrogate": {"target": "morgan_ridge", "options": {"weights": surrogate_path(target)}},
+        "keep": PRESCREEN_DOCKED / PRESCREEN_N,
+        "explore": 0.0,
+        "min_scored": 0,
+        "final": True,
+    }
+
+
 def method_overrides(method: str, target: str, samples: int, fast_evals: int) -> list[str]:
     runs = {
         "pool": ["run.method=pretrained", "run.num_candidates=1", f"run.num_samples={samples * POOL}"],
@@ -77,6 +118,17 @@ def method_overrides(method: str, target: str, samples: int, fast_evals: int) ->
             f"run.num_candidates={M}",
             "run.alpha=0.0",
             f"reward.components={json.dumps(plan_components(target, fast_evals))}",
+        ],
+        "surrogate": [
+            "run.method=svdd",
+            f"run.num_candidates={M}",
+            "run.alpha=0.0",
+            f"reward.components={json.dumps(surrogate_plan_components(target))}",
+        ],
+        "prescreen": [
+            "run.method=best_of_n",
+            f"run.num_candidates={PRESCREEN_N}",
+            f"reward.components.0.prescreen={json.dumps(prescreen_options(target))}",
         ],
     }
     extra = [] if method == "pool" else [f"run.num_samples={samples}"]
@@ -142,6 +194,17 @@ def seconds_per_call(target: str, molecules: list[str], fast_evals: int) -> dict
     return out
 
 
+def size_columns(frame: pd.DataFrame) -> dict[str, float]:
+    """Median heavy atoms and ligand efficiency (score / heavy atoms) of the docked molecules."""
+    from svdd_ray.chem.rewards import to_mol
+
+    scored = frame[np.isfinite(frame["reward"])]
+    atoms = np.array([to_mol(s).GetNumHeavyAtoms() for s in scored["object"]], dtype=np.float64)
+    if not len(atoms):
+        return {"heavy atoms": np.nan, "LE": np.nan}
+    return {"heavy atoms": float(np.median(atoms)), "LE": float(np.median(scored["reward"].to_numpy() / atoms))}
+
+
 def summarize(rows: list[dict], seconds: dict[str, float], reference) -> pd.DataFrame:
     from svdd_ray.chem.domain import MoleculeDomain
 
@@ -161,21 +224,22 @@ def summarize(rows: list[dict], seconds: dict[str, float], reference) -> pd.Data
                 "p90": valid.quantile(0.9),
                 "full docks": calls.get("docking", 0.0),
                 "capped docks": calls.get("docking_fast", 0.0),
-                "docking CPU-s (est.)": sum(seconds[name] * c for name, c in calls.items()),
+                "docking CPU-s (est.)": sum(seconds.get(name, 0.0) * c for name, c in calls.items()),  # surrogate: 0
                 "wall s": row["wall_s"],
+                **size_columns(frame),
                 **{key: metrics.get(key) for key in MoleculeDomain.NATURALNESS},
             }
         )
     return pd.DataFrame(table)
 
 
-def goal_line(summary: pd.DataFrame) -> str:
-    """The issue's docking goal: the plan's median >= SVDD-PM's with <= 25% of its docking per molecule,
+def goal_line(summary: pd.DataFrame, plan_name: str) -> str:
+    """The issue's docking goal for one plan: its median >= SVDD-PM's with <= 25% of its docking per molecule,
     judged both in full docks and in estimated docking CPU-seconds (capped docks included)."""
     by = summary.set_index("method")
-    if not {"SVDD-PM", "plan"} <= set(by.index):
+    if not {"SVDD-PM", plan_name} <= set(by.index):
         return ""
-    svdd, plan = by.loc["SVDD-PM"], by.loc["plan"]
+    svdd, plan = by.loc["SVDD-PM"], by.loc[plan_name]
     calls = plan["full docks"] / svdd["full docks"]
     cpu = plan["docking CPU-s (est.)"] / svdd["docking CPU-s (est.)"]
     reward = plan["median"] >= svdd["median"]
@@ -185,10 +249,26 @@ def goal_line(summary: pd.DataFrame) -> str:
     }.get((bool(reward), bool(calls <= 0.25), bool(cpu <= 0.25)), "not met")
     sizes = f" (n = {int(plan['n'])} and {int(svdd['n'])})" if "n" in summary else ""
     return (
-        f"Docking goal ({verdict}): the plan's median {plan['median']:.2f} against SVDD-PM's "
+        f"Docking goal, {plan_name} ({verdict}): its median {plan['median']:.2f} against SVDD-PM's "
         f"{svdd['median']:.2f}{sizes}, with {calls:.0%} of its full docks per molecule "
         f"({plan['full docks']:.1f} vs {svdd['full docks']:.1f}) and {cpu:.0%} of its estimated docking "
         "CPU-seconds (capped docks included)."
+    )
+
+
+def surrogate_line(target: str, frame: pd.DataFrame, samples: int, method: str) -> str:
+    """What the surrogate of ``method`` cost and how it was fitted; its final molecules seen in training."""
+    with np.load(REPO / surrogate_path(target)) as data:
+        meta = json.loads(str(data["meta"]))
+    seen = set(pd.concat([pd.read_parquet(REPO / run, columns=["object"]) for run in meta["runs"]])["object"])
+    overlap = int(frame["object"].isin(seen).sum())
+    amortized = meta["rows"] / samples
+    return (
+        f"The surrogate of {method} (`{surrogate_path(target)}`, `jobs/fit_surrogate.py`) was fitted on "
+        f"{meta['rows']} docked molecules of {', '.join(f'`{r}`' for r in meta['runs'])} (5-fold Spearman "
+        f"{meta['cv_spearman']:.2f}): a one-off cost per target, not in the per-molecule columns (here reused "
+        f"from the pool run; spread over {samples} molecules it adds {amortized:.1f} docks per molecule). "
+        f"{overlap} of its {len(frame)} final molecules are among its training molecules."
     )
 
 
@@ -203,10 +283,11 @@ def plot(summaries: dict[str, pd.DataFrame], path: Path) -> None:
         cost, median = summary["docking CPU-s (est.)"], summary["median"]
         pool = summary["method"].str.startswith(("pretrained", "best-of"))
         ax.plot(cost[pool], median[pool], "o-", color="tab:blue", label="pretrained / best-of-N")
-        for style, method in (("s", "SVDD-PM"), ("^", "SMC"), ("D", "plan")):
+        colors = {"SVDD-PM": "red", "SMC": "green", PLANS[0]: "orange", PLANS[1]: "purple", PLANS[2]: "brown"}
+        for style, method in zip("s^Dvp", colors):
             part = summary["method"] == method
             if part.any():
-                color = {"SVDD-PM": "tab:red", "SMC": "tab:green", "plan": "tab:orange"}[method]
+                color = f"tab:{colors[method]}"
                 ax.plot(cost[part], median[part], style, color=color, markersize=8, label=method)
         for _, r in summary.iterrows():
             ax.annotate(
@@ -238,15 +319,14 @@ def median_interval(values: pd.Series, draws: int = 2000, seed: int = 0) -> str:
     return f"{low:.2f}-{high:.2f}"
 
 
-METHOD_NAMES = {"smc": "SMC", "svdd": "SVDD-PM", "plan": "plan"}
+METHOD_NAMES = {"smc": "SMC", "svdd": "SVDD-PM", "plan": PLANS[0], "prescreen": PLANS[1], "surrogate": PLANS[2]}
+METHODS = ["pool", "plan", "prescreen", "surrogate", "smc", "svdd"]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--targets", nargs="+", default=list(CONFIGS), choices=sorted(CONFIGS))
-    parser.add_argument(
-        "--methods", nargs="+", default=["pool", "plan", "smc", "svdd"], choices=["pool", "plan", "smc", "svdd"]
-    )
+    parser.add_argument("--methods", nargs="+", default=METHODS, choices=METHODS)
     parser.add_argument("--samples", type=int, default=64, help="final molecules per method")
     parser.add_argument("--fast-evals", type=int, default=100000, help="Vina max_evals of the plan's capped dock")
     parser.add_argument("--cost-sample", type=int, default=8, help="molecules per run timed for the cost per call")
@@ -257,6 +337,8 @@ def main() -> None:
     parser.add_argument("--out", default=str(REPO / "results" / "docking"), help="run directories (committed)")
     parser.add_argument("--docs", default=str(REPO / "docs" / "docking_results"), help="writes DOCS.md and DOCS.png")
     args = parser.parse_args()
+    args.out, args.docs = Path(args.out).resolve(), Path(args.docs).resolve()
+    os.chdir(REPO)  # the configs' paths (checkpoints) are relative to the repository root
 
     if not args.report_only:
         for target in args.targets:
@@ -267,7 +349,7 @@ def main() -> None:
     for target in args.targets:
         if args.runs_only:
             break
-        rows, timed = [], []
+        rows, timed, notes = [], [], []
         for method in args.methods:
             out = Path(args.out) / f"{target}_{method}"
             if not any(out.glob("batch-*.parquet")):
@@ -279,7 +361,10 @@ def main() -> None:
                 continue
             calls = calls_per_molecule(frame)
             wall = totals.get("wall_time_s", np.nan) / len(frame)
-            rows.append({"method": METHOD_NAMES[method], "M": M, "frame": frame, "calls": calls, "wall_s": wall})
+            size = PRESCREEN_N if method == "prescreen" else M
+            rows.append({"method": METHOD_NAMES[method], "M": size, "frame": frame, "calls": calls, "wall_s": wall})
+            if method in ("prescreen", "surrogate"):
+                notes.append(surrogate_line(target, frame, args.samples, METHOD_NAMES[method]))
         from svdd_ray.chem.metrics import MosesReference
 
         seconds = seconds_per_call(target, [s for s in timed if isinstance(s, str)], args.fast_evals)
@@ -293,8 +378,7 @@ def main() -> None:
             "",
             markdown_table(summary),
             "",
-            goal_line(summary),
-            "",
+            *[line for text in [*(goal_line(summary, plan) for plan in PLANS), *notes] if text for line in (text, "")],
         ]
     if args.runs_only:
         return

@@ -135,23 +135,27 @@ class PrescreenConfig:
     """Score only the best share of each step's candidates with this reward; the rest get a surrogate's value.
 
     ``surrogate`` (built-ins ``morgan_ridge``, ``onehot_ridge``) is refitted at every step of a batch on
-    the scores that batch has seen; it ranks the candidates not in the cache, the top ``keep`` share
-    (``explore`` of that share drawn at random instead) is scored, the others take its prediction.
-    A batch scores everything until it has seen ``min_scored`` scores, and final samples (t = 0) are
-    always scored in full, so every output's reward is real.
+    the scores that batch has seen (a surrogate fitted offline, ``options: {weights: ...}``, stays as
+    it is); it ranks the candidates not in the cache, the top ``keep`` share (``explore`` of that share
+    drawn at random instead) is scored, the others take its prediction. A batch scores everything
+    until it has seen ``min_scored`` scores (0 suits a surrogate fitted offline). Final candidates
+    (t = 0) are scored in full unless ``final`` is true: then the top ``keep`` share of each chain's
+    final candidates (at least one) is scored and the others get no value, so they are never chosen
+    and every output's reward is still real (best-of-N: dock only the surrogate's top picks).
     """
 
     surrogate: PluginSpec
     keep: float = 0.25
     explore: float = 0.1
     min_scored: int = 16
+    final: bool = False
 
     def check(self, path: str) -> None:
         if not 0 < self.keep <= 1:
             raise ConfigError(f"{path}.keep: must be in (0, 1], got {self.keep!r}")
         if not 0 <= self.explore <= 1:
             raise ConfigError(f"{path}.explore: must be in [0, 1], got {self.explore!r}")
-        _at_least(self, path, "min_scored", 2)
+        _at_least(self, path, "min_scored", 0)
 
 
 @dataclass

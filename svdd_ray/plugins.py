@@ -37,6 +37,7 @@ BUILTINS: dict[str, dict[str, str]] = {
         "penalized_logp": "svdd_ray.chem.rewards:penalized_logp",
         "molecular_weight": "svdd_ray.chem.rewards:molecular_weight",
         "docking": "svdd_ray.chem.docking:DockingReward",
+        "surrogate": "svdd_ray.surrogates:SurrogateReward",
         "compressibility": "svdd_ray.images.rewards:compressibility",
         "digit": "svdd_ray.images.rewards:DigitReward",
         "hepg2": "svdd_ray.dna.rewards:HepG2Specificity",

@@ -1,4 +1,4 @@
-"""Cheap surrogates of an expensive reward, learned online, for pre-screening candidates.
+"""Cheap surrogates of an expensive reward, learned online or fitted offline, for pre-screening candidates.
 
 A surrogate is ``target(**options)`` returning an object with ``fit(objects, scores)`` and
 ``predict(objects) -> np.ndarray`` (see :class:`Surrogate`). Pre-screening
@@ -6,18 +6,33 @@ A surrogate is ``target(**options)`` returning an object with ``fit(objects, sco
 the surrogate, sends the best share (plus a few random ones, to explore) to the expensive reward and
 gives the rest the surrogate's prediction. The surrogate of a batch learns only from the scores of
 that batch's own earlier steps, so which candidates are scored never depends on timing: runs stay
-deterministic under a seed, with any number of batches in flight.
+deterministic under a seed, with any number of batches in flight. A surrogate fitted offline on the
+scores of earlier runs (:class:`LinearSurrogate`, ``weights`` of the built-ins) is frozen, so the same
+holds, and it can rank from the first step on.
 """
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-__all__ = ["Surrogate", "RidgeSurrogate", "build_surrogates", "morgan_ridge", "onehot_ridge", "prescreen"]
+__all__ = [
+    "LinearSurrogate",
+    "RidgeSurrogate",
+    "Surrogate",
+    "SurrogateReward",
+    "build_surrogates",
+    "load_surrogate",
+    "morgan_ridge",
+    "onehot_ridge",
+    "prescreen",
+    "save_surrogate",
+]
 
 
 @runtime_checkable
@@ -33,7 +48,8 @@ class RidgeSurrogate:
     """Kernel ridge regression with a linear kernel on ``features(objects)`` (rows), solved in the dual.
 
     The dual form costs ``O(n^2 d)`` for ``n`` scored objects, cheap for the hundreds a batch sees.
-    Features are standardised by the training rows; predictions of an unfitted surrogate are NaN.
+    Features are standardised by the training rows; predictions of an unfitted surrogate, and of
+    objects whose features are NaN (an invalid molecule), are NaN: they rank last.
     """
 
     def __init__(self, features, l2: float = 1.0) -> None:
@@ -44,12 +60,12 @@ class RidgeSurrogate:
 
     def fit(self, objects: Sequence, scores: Sequence[float]) -> None:
         y = np.asarray(scores, dtype=np.float64)
-        keep = np.isfinite(y)
+        x = self.features(list(objects)) if len(y) else np.zeros((0, 0))
+        keep = np.isfinite(y) & np.isfinite(x).all(axis=1)
         if keep.sum() < 2:
             self._fitted = None
             return
-        x = self.features([o for o, k in zip(objects, keep) if k])
-        y = y[keep]
+        x, y = x[keep], y[keep]
         mean, scale = x.mean(axis=0), x.std(axis=0) + 1e-6
         z = (x - mean) / scale
         gram = z @ z.T / z.shape[1]
@@ -63,6 +79,53 @@ class RidgeSurrogate:
         q = (self.features(list(objects)) - mean) / scale
         return offset + (q @ z.T / z.shape[1]) @ dual
 
+    def frozen(self) -> LinearSurrogate:
+        """The fitted model in primal form (one weight per feature), which ``fit`` no longer changes."""
+        if self._fitted is None:
+            raise ValueError("the surrogate has not been fitted (fewer than 2 finite scores)")
+        mean, scale, z, dual, offset = self._fitted
+        return LinearSurrogate(self.features, mean, scale, z.T @ dual / z.shape[1], offset)
+
+
+class LinearSurrogate:
+    """A fitted linear model over standardised ``features``; frozen: ``fit`` keeps it as it is.
+
+    Fitted offline (``jobs/fit_surrogate.py``) on scores of earlier runs, it ranks from a run's first
+    step, the final candidates of best-of-N included, and its choices never depend on the run.
+    """
+
+    def __init__(self, features, mean: np.ndarray, scale: np.ndarray, coef: np.ndarray, offset: float) -> None:
+        self.features = features
+        self.mean, self.scale, self.coef, self.offset = mean, scale, coef, float(offset)
+
+    def fit(self, objects: Sequence, scores: Sequence[float]) -> None:
+        """Frozen: learns nothing online."""
+
+    def predict(self, objects: Sequence) -> np.ndarray:
+        return self.offset + ((self.features(list(objects)) - self.mean) / self.scale) @ self.coef
+
+
+def save_surrogate(surrogate: LinearSurrogate, path: str | Path, **meta) -> None:
+    """Write ``surrogate``'s weights and ``meta`` (JSON-able: its features' options, where it was fitted) to an
+    ``.npz``, whole or not at all."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".partial")
+    with partial.open("wb") as handle:
+        arrays = {"mean": surrogate.mean, "scale": surrogate.scale, "coef": surrogate.coef}
+        np.savez(handle, **arrays, offset=surrogate.offset, meta=json.dumps(meta))
+    partial.replace(path)
+
+
+def load_surrogate(path: str | Path, features, **expected) -> LinearSurrogate:
+    """The surrogate saved at ``path``, over ``features``; ``expected`` feature options must match its meta."""
+    with np.load(Path(path), allow_pickle=False) as data:
+        meta = json.loads(str(data["meta"]))
+        for key, value in expected.items():
+            if key in meta and meta[key] != value:
+                raise ValueError(f"{path} was fitted with {key}={meta[key]!r}, not {value!r}: set the same option")
+        return LinearSurrogate(features, data["mean"], data["scale"], data["coef"], float(data["offset"]))
+
 
 def _morgan_counts(radius: int, n_bits: int):
     def features(smiles: Sequence[str]) -> np.ndarray:
@@ -71,7 +134,7 @@ def _morgan_counts(radius: int, n_bits: int):
         from svdd_ray.chem.rewards import to_mol
 
         generator = rdFingerprintGenerator.GetMorganGenerator(radius=radius, fpSize=n_bits)
-        out = np.zeros((len(smiles), n_bits))
+        out = np.full((len(smiles), n_bits), math.nan)
         for row, text in enumerate(smiles):
             mol = to_mol(text)
             if mol is not None:
@@ -81,13 +144,20 @@ def _morgan_counts(radius: int, n_bits: int):
     return features
 
 
-def morgan_ridge(radius: int = 2, n_bits: int = 2048, l2: float = 1.0) -> RidgeSurrogate:
-    """Ridge on log Morgan count fingerprints of SMILES (built-in surrogate ``morgan_ridge``)."""
-    return RidgeSurrogate(_morgan_counts(radius, n_bits), l2)
+def morgan_ridge(
+    radius: int = 2, n_bits: int = 2048, l2: float = 1.0, weights: str | None = None
+) -> RidgeSurrogate | LinearSurrogate:
+    """Ridge on log Morgan count fingerprints of SMILES (built-in surrogate ``morgan_ridge``), learned online;
+    with ``weights`` (an ``.npz`` from ``jobs/fit_surrogate.py``) the frozen model fitted offline."""
+    features = _morgan_counts(radius, n_bits)
+    if weights is not None:
+        return load_surrogate(weights, features, radius=radius, n_bits=n_bits)
+    return RidgeSurrogate(features, l2)
 
 
-def onehot_ridge(alphabet: str = "01", l2: float = 1.0) -> RidgeSurrogate:
-    """Ridge on the per-position one-hot letters of equal-length strings (``onehot_ridge``; DNA: ``"ACGT"``)."""
+def onehot_ridge(alphabet: str = "01", l2: float = 1.0, weights: str | None = None) -> RidgeSurrogate | LinearSurrogate:
+    """Ridge on the per-position one-hot letters of equal-length strings (``onehot_ridge``; DNA: ``"ACGT"``);
+    with ``weights`` the frozen model fitted offline."""
     index = {letter: i for i, letter in enumerate(alphabet)}
 
     def features(strings: Sequence[str]) -> np.ndarray:
@@ -99,7 +169,29 @@ def onehot_ridge(alphabet: str = "01", l2: float = 1.0) -> RidgeSurrogate:
                     out[row, pos * len(alphabet) + index[letter]] = 1.0
         return out
 
+    if weights is not None:
+        return load_surrogate(weights, features, alphabet=alphabet)
     return RidgeSurrogate(features, l2)
+
+
+class SurrogateReward:
+    """A frozen surrogate used as a reward: a cheap fidelity of a value plan (built-in reward ``surrogate``).
+
+    ``surrogate`` names the surrogate (a built-in such as ``morgan_ridge``, or ``"pkg.module:name"``),
+    ``options`` its options, ``weights`` among them (a file from ``jobs/fit_surrogate.py``). Objects
+    the surrogate cannot featurise (invalid molecules) score NaN, as the real reward would.
+    """
+
+    def __init__(self, surrogate: str = "morgan_ridge", **options) -> None:
+        from svdd_ray.errors import ConfigError
+        from svdd_ray.plugins import build
+
+        if "weights" not in options:
+            raise ConfigError("weights: required, a reward needs a surrogate fitted offline (jobs/fit_surrogate.py)")
+        self.model = build("surrogate", surrogate, options, key="surrogate")
+
+    def __call__(self, objects: list) -> list[float]:
+        return [float(v) for v in self.model.predict(list(objects))]
 
 
 def prescreen(predicted: np.ndarray, keep: float, explore: float, rng: np.random.Generator) -> np.ndarray:

@@ -47,7 +47,9 @@ def test_morgan_ridge_ranks_held_out_molecules_by_size():
     surrogate = morgan_ridge(l2=0.1)
     surrogate.fit(train, molecular_weight(train))
     assert np.corrcoef(surrogate.predict(held_out), molecular_weight(held_out))[0, 1] > 0.8
-    assert np.isfinite(surrogate.predict(["not a molecule"])).all()  # invalid: zero features, a finite guess
+    assert np.isnan(surrogate.predict(["not a molecule", ""])).all()  # invalid: no guess, ranks last
+    surrogate.fit([*train, "C1CC", "not a molecule"], [*molecular_weight(train), 5.0, 1.0])  # invalid rows skipped
+    assert np.corrcoef(surrogate.predict(held_out), molecular_weight(held_out))[0, 1] > 0.8
 
 
 PRESCREEN = {"surrogate": {"target": "onehot_ridge", "options": {"l2": 0.1}}, "keep": 0.25, "min_scored": 8}
@@ -100,7 +102,7 @@ def test_prescreened_runs_do_not_depend_on_timing_or_the_cache(ray_session, tmp_
     [
         ({"keep": 0.0}, r"prescreen\.keep: must be in \(0, 1\], got 0\.0"),
         ({"explore": 1.5}, r"prescreen\.explore: must be in \[0, 1\], got 1\.5"),
-        ({"min_scored": 1}, r"prescreen\.min_scored: must be >= 2"),
+        ({"min_scored": -1}, r"prescreen\.min_scored: must be >= 0"),
     ],
 )
 def test_bad_prescreen_options_are_refused(tmp_path, options, message):
@@ -113,3 +115,80 @@ def test_an_unknown_surrogate_is_refused_before_anything_is_written(tmp_path):
     with pytest.raises(ConfigError, match=r"prescreen\.surrogate\.target: .*did you mean 'onehot_ridge'"):
         engine.run(config)
     assert not (tmp_path / "x").exists()
+
+
+def frozen_onehot(path, reward, seed=0):
+    """A one-hot ridge fitted offline on ``reward`` of 200 random 16-bit strings, saved to ``path``."""
+    from svdd_ray.surrogates import save_surrogate
+
+    rng = np.random.default_rng(seed)
+    strings = ["".join(rng.choice(list("01"), 16)) for _ in range(200)]
+    ridge = onehot_ridge("01", l2=0.1)
+    ridge.fit(strings, reward(strings))
+    save_surrogate(ridge.frozen(), path, alphabet="01")
+    return ridge, strings
+
+
+def test_a_frozen_surrogate_predicts_as_fitted_and_learns_nothing_online(tmp_path):
+    ridge, strings = frozen_onehot(tmp_path / "ones.npz", ones)
+    loaded = onehot_ridge("01", weights=str(tmp_path / "ones.npz"))
+    np.testing.assert_allclose(loaded.predict(strings[:20]), ridge.predict(strings[:20]), atol=1e-9)
+    before = loaded.predict(strings[:20])
+    loaded.fit(strings[:50], [0.0] * 50)
+    np.testing.assert_array_equal(loaded.predict(strings[:20]), before)
+    assert [p.name for p in tmp_path.iterdir()] == ["ones.npz"]  # nothing half-written beside it
+    with pytest.raises(ValueError, match=r"fitted with alphabet='01', not 'ACGT'"):
+        onehot_ridge("ACGT", weights=str(tmp_path / "ones.npz"))
+
+
+def negated_ones(objects):
+    return [-v for v in ones(objects)]
+
+
+def best_of_8(out, weights, **prescreen_options):
+    frozen = {"target": "onehot_ridge", "options": {"weights": str(weights)}}
+    options = {"surrogate": frozen, "keep": 0.25, "explore": 0.0, "min_scored": 0, "final": True}
+    rewards = [component("ones", prescreen={**options, **prescreen_options})]
+    return long_strings(small_config(out, method="best_of_n", num_candidates=8, rewards=rewards))
+
+
+def test_final_prescreening_scores_each_chains_top_picks_only(tmp_path):
+    frozen_onehot(tmp_path / "good.npz", ones)
+    frozen_onehot(tmp_path / "bad.npz", negated_ones)
+    _, full = engine.run(best_of_8(tmp_path / "full", tmp_path / "good.npz", final=False))
+    _, good = engine.run(best_of_8(tmp_path / "good", tmp_path / "good.npz"))
+    _, bad = engine.run(best_of_8(tmp_path / "bad", tmp_path / "bad.npz"))
+    assert full["reward_calls"] > 6 * 24 and full["screened_out"] == 0  # 8 per chain, less a few repeats
+    assert good["reward_calls"] <= 2 * 24 and good["screened_out"] >= 5 * 24  # 2 of 8 per chain
+    for name in ("full", "good", "bad"):
+        frame = read_samples(tmp_path / name)
+        assert frame.reward.tolist() == ones(frame.object.tolist())  # every output's reward is real
+    rewards = {name: read_samples(tmp_path / name).reward.mean() for name in ("full", "good", "bad")}
+    assert rewards["full"] - 0.03 <= rewards["good"] <= rewards["full"]  # the surrogate's top 2 hold the best
+    assert rewards["bad"] < rewards["good"] - 0.15  # the surrogate decides which candidates can win
+
+
+def test_final_prescreening_keeping_everything_is_plain_best_of_n(tmp_path):
+    frozen_onehot(tmp_path / "good.npz", ones)
+    engine.run(best_of_8(tmp_path / "full", tmp_path / "good.npz", final=False))
+    engine.run(best_of_8(tmp_path / "all", tmp_path / "good.npz", keep=1.0))
+    pd.testing.assert_frame_equal(
+        read_samples(tmp_path / "all")[SAMPLE_COLUMNS], read_samples(tmp_path / "full")[SAMPLE_COLUMNS]
+    )
+
+
+def test_a_missing_surrogate_file_is_refused_before_anything_is_written(tmp_path):
+    config = best_of_8(tmp_path / "x", tmp_path / "absent.npz")
+    with pytest.raises(ConfigError, match=r"prescreen\.surrogate\.target: building surrogate 'onehot_ridge' failed"):
+        engine.run(config)
+    assert not (tmp_path / "x").exists()
+
+
+def test_a_frozen_surrogate_serves_as_a_cheap_reward(tmp_path):
+    from svdd_ray.plugins import build
+
+    ridge, strings = frozen_onehot(tmp_path / "ones.npz", ones)
+    reward = build("reward", "surrogate", {"surrogate": "onehot_ridge", "weights": str(tmp_path / "ones.npz")})
+    np.testing.assert_allclose(reward(strings[:10]), ridge.predict(strings[:10]), atol=1e-9)
+    with pytest.raises(ConfigError, match=r"^reward options: weights: required"):
+        build("reward", "surrogate", {"surrogate": "onehot_ridge"})

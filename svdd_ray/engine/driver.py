@@ -119,6 +119,7 @@ class Driver:
             "replays": 0,
             "replay_reward_calls": 0,
             "surrogate_values": 0,
+            "screened_out": 0,
             "reward_calls_by_component": {c.name: 0 for c in self.components},
         }
 
@@ -212,25 +213,38 @@ class Driver:
         The choice is made over all of the request's distinct candidates, cached or not, and those not
         chosen take the surrogate's value even when the cache knows better: the cache's contents depend
         on timing, the choice must not. The surrogate learns from this batch's own scores only, and the
-        random share is drawn from (seed, batch, step).
+        random share is drawn from (seed, batch, step). Final candidates (``final``) are picked per
+        chain and those not picked get NaN, so only scored ones can be chosen.
         """
         plan = self.settings[name].prescreen
         seen = state.seen.setdefault(name, {})
-        if request.t == 0 or len(seen) < plan.min_scored:
+        final = request.t == 0
+        if len(seen) < plan.min_scored or (final and not plan.final):
             return missing
         distinct = list(first)
         surrogate = self.surrogates[name]
-        objects, scores = zip(*seen.values())
-        surrogate.fit(list(objects), list(scores))
-        predicted = np.asarray(surrogate.predict([first[k] for k in distinct]), dtype=np.float64)
+        if seen:
+            objects, scores = zip(*seen.values())
+            surrogate.fit(list(objects), list(scores))
+        predicted = dict(zip(distinct, np.asarray(surrogate.predict([first[k] for k in distinct]), dtype=np.float64)))
         rng = np.random.default_rng([self.config.run.seed, request.batch, state.steps])
-        picked = {distinct[i] for i in prescreen(predicted, plan.keep, plan.explore, rng)}
+        if final:  # consecutive groups of each chain's candidates
+            keys = state.keys[name]
+            group = len(keys) // state.size
+            picked = set()
+            for start in range(0, len(keys), group):
+                chain = keys[start : start + group]
+                chosen = prescreen(np.array([predicted[k] for k in chain]), plan.keep, plan.explore, rng)
+                picked.update(chain[i] for i in chosen)
+        else:
+            chosen = prescreen(np.array([predicted[k] for k in distinct]), plan.keep, plan.explore, rng)
+            picked = {distinct[i] for i in chosen}
         guessed = state.guessed.setdefault(name, set())
-        for key, value in zip(distinct, predicted):
+        for key in distinct:
             if key not in picked:
-                state.scores[name][key] = float(value)
+                state.scores[name][key] = math.nan if final else float(predicted[key])
                 guessed.add(key)
-        self.totals["surrogate_values"] += len(guessed)
+        self.totals["screened_out" if final else "surrogate_values"] += len(distinct) - len(picked)
         return [key for key in missing if key in picked]
 
     def _replay(self, batch: int, err: BaseException) -> None:

@@ -21,7 +21,7 @@ def job():
     return module
 
 
-@pytest.mark.parametrize("method", ["pool", "plan", "smc", "svdd"])
+@pytest.mark.parametrize("method", ["pool", "plan", "prescreen", "surrogate", "smc", "svdd"])
 def test_every_method_builds_a_valid_config(job, method, tmp_path):
     config = load_config(
         ROOT / "configs" / job.CONFIGS["JAK2"], [*job.method_overrides(method, "JAK2", 8, 1234), "run.output_dir=x"]
@@ -38,6 +38,30 @@ def test_every_method_builds_a_valid_config(job, method, tmp_path):
         # the capped dock values every intermediate state, the full dock only x_0 (the final candidates)
         assert all(fast.scores_states_at(t, steps) and not full.scores_states_at(t, steps) for t in range(1, steps + 1))
         assert full.scores_states_at(0, steps) and not fast.scores_states_at(0, steps)
+    if method == "surrogate":
+        cheap, full = config.reward.components
+        assert cheap.target == "surrogate" and full.options == job.dock_options("JAK2")
+        assert (ROOT / cheap.options["weights"]).is_file() and cheap.steps == [0.0, 0.95]
+    if method == "prescreen":
+        (dock,) = config.reward.components
+        assert config.run.method == "best_of_n" and config.run.num_candidates == job.PRESCREEN_N
+        assert dock.prescreen.final and dock.prescreen.keep * job.PRESCREEN_N == job.PRESCREEN_DOCKED
+        assert (ROOT / dock.prescreen.surrogate.options["weights"]).is_file()  # the committed surrogate
+
+
+def test_the_committed_surrogates_load_and_rank_by_their_training_scores(job):
+    from svdd_ray.surrogates import morgan_ridge
+
+    for target in job.CONFIGS:
+        surrogate = morgan_ridge(weights=str(ROOT / job.surrogate_path(target)))
+        pool = pd.read_parquet(ROOT / "results" / "docking" / f"{target}_pool").dropna(subset=["reward"]).head(100)
+        rho = pd.Series(surrogate.predict(pool["object"].tolist())).corr(pool["reward"].reset_index(drop=True))
+        assert rho > 0.5, target  # fitted on these molecules: a check that the file is the one described
+
+
+def test_size_columns_give_heavy_atoms_and_ligand_efficiency(job):
+    frame = pd.DataFrame({"object": ["CCO", "c1ccccc1", "CC"], "reward": [3.0, 6.0, np.nan]})
+    assert job.size_columns(frame) == {"heavy atoms": 4.5, "LE": 1.0}
 
 
 def test_best_of_n_comes_from_nested_groups_of_the_pool(job):
@@ -70,7 +94,7 @@ def test_calls_per_molecule_reads_the_component_columns(job):
     assert job.calls_per_molecule(legacy) == {"docking": 5.0}
 
 
-def test_goal_line_states_whether_the_plan_meets_the_goal(job):
+def test_goal_line_states_whether_a_plan_meets_the_goal(job):
     summary = pd.DataFrame(
         {
             "method": ["SVDD-PM", "plan"],
@@ -79,10 +103,11 @@ def test_goal_line_states_whether_the_plan_meets_the_goal(job):
             "docking CPU-s (est.)": [40.0, 10.0],
         }
     )
-    line = job.goal_line(summary)
-    assert line.startswith("Docking goal (met)") and "5% of its full docks" in line and "25% of its estimated" in line
+    line = job.goal_line(summary, "plan")
+    assert line.startswith("Docking goal, plan (met)")
+    assert "5% of its full docks" in line and "25% of its estimated" in line
     summary.loc[1, "docking CPU-s (est.)"] = 20.0
-    assert job.goal_line(summary).startswith("Docking goal (met in full docks, not in CPU-seconds)")
+    assert job.goal_line(summary, "plan").startswith("Docking goal, plan (met in full docks, not in CPU-seconds)")
     summary.loc[1, "median"] = 8.9
-    assert job.goal_line(summary).startswith("Docking goal (not met)")
-    assert job.goal_line(summary[summary.method != "plan"]) == ""
+    assert job.goal_line(summary, "plan").startswith("Docking goal, plan (not met)")
+    assert job.goal_line(summary, job.PLANS[1]) == ""  # a plan not in the table
