@@ -9,6 +9,8 @@ A thing to import is always named by ``target`` (a built-in name or ``"pkg.modul
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
 import math
 import re
 import types
@@ -188,6 +190,13 @@ class RewardComponent:
     def __post_init__(self) -> None:
         if self.name is None:
             self.name = self.target
+
+    @property
+    def cache_label(self) -> str:
+        """The component's namespace in the reward cache: its name and a digest of its target and options, so
+        a persistent cache never serves scores made with other options (a capped dock's for the full one)."""
+        spec = json.dumps({"target": self.target, "options": self.options}, sort_keys=True, default=str)
+        return f"{self.name}@{hashlib.sha256(spec.encode()).hexdigest()[:12]}"
 
     def scores_states_at(self, t: int, num_steps: int) -> bool:
         """Whether this component scores states ``x_t``: those made by step t + 1 (the initial states, t = T,

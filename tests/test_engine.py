@@ -148,8 +148,19 @@ def test_the_cache_scores_each_object_once_and_persists_across_runs(tmp_path):
     assert read_samples(tmp_path / "b").object.tolist() == frame.object.tolist()
 
 
-def _with_cache(out, cache_file):
-    config = small_config(out)
+def test_a_persistent_cache_never_serves_scores_made_with_other_options(tmp_path):
+    cache_file = tmp_path / "cache.sqlite"
+    run(_with_cache(tmp_path / "a", cache_file))
+    for value in (2.0, 3.0):  # another target, then other options, under the same name
+        renamed = [{**component("engine_helpers:constant", options={"value": value}), "name": "ones"}]
+        totals = run(_with_cache(tmp_path / f"v{value}", cache_file, rewards=renamed))
+        assert totals["reward_calls"] > 0 and (read_samples(tmp_path / f"v{value}").reward == value).all()
+    again = [{**component("engine_helpers:constant", options={"value": 2.0}), "name": "ones"}]
+    assert run(_with_cache(tmp_path / "again", cache_file, rewards=again))["reward_calls"] == 0
+
+
+def _with_cache(out, cache_file, **kw):
+    config = small_config(out, **kw)
     config.reward.cache_file = str(cache_file)
     return config
 

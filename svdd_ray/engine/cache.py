@@ -1,4 +1,8 @@
-"""A reward cache keyed by (reward name, canonical object key), optionally persisted in SQLite."""
+"""A reward cache keyed by (reward label, canonical object key), optionally persisted in SQLite.
+
+The engine labels each component by its name and a digest of its target and options
+(``RewardComponent.cache_label``), so changing an option never reuses the old scores.
+"""
 
 from __future__ import annotations
 

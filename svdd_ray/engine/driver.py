@@ -171,7 +171,7 @@ class Driver:
             scores = [math.nan] * len(chunk.keys)
         else:
             for key, score in zip(chunk.keys, scores):
-                self.cache.put(chunk.component, key, score)
+                self.cache.put(self.settings[chunk.component].cache_label, key, score)
         self._record(chunk, scores)
 
     def _on_request(self, request: NeedRewards) -> None:
@@ -183,7 +183,7 @@ class Driver:
         for comp in self._scoring(request.t, request.num_steps):
             keys = [self.keys[comp.name](o) for o in request.objects]
             hits_before = self.cache.hits
-            found, missing = self.cache.lookup(comp.name, keys)
+            found, missing = self.cache.lookup(comp.cache_label, keys)
             state.keys[comp.name], state.scores[comp.name] = keys, found
             first = {}
             for key, obj in zip(keys, request.objects):
