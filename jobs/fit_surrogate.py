@@ -9,6 +9,9 @@ with a record of what it was fitted on (``meta``: runs, rows, options, the cross
 Spearman). A config uses it as
 ``prescreen: {surrogate: {target: morgan_ridge, options: {weights: <--out>}}, min_scored: 0}``
 (add ``final: true`` for best-of-N: only the surrogate's top picks of each chain get the reward).
+``--sizes 32 64 128`` also prints a learning curve: the Spearman on ``--held-out`` rows of
+surrogates fitted on that many of the others (mean and spread over 5 draws), to judge how few
+expensive scores a surrogate needs.
 """
 
 from __future__ import annotations
@@ -54,6 +57,24 @@ def cross_validated_spearman(make, objects: list, scores: np.ndarray, folds: int
     return float(spearmanr(predicted, scores).statistic)
 
 
+def learning_curve(make, objects: list, scores: np.ndarray, sizes: list[int], held_out: int) -> list[str]:
+    """Spearman on ``held_out`` rows of surrogates fitted on ``size`` other rows, over 5 random draws."""
+    lines = []
+    for size in sizes:
+        if size + held_out > len(objects):
+            lines.append(f"{size}: skipped, only {len(objects)} rows for {held_out} held out")
+            continue
+        rhos = []
+        for draw in range(5):
+            order = np.random.default_rng(draw).permutation(len(objects))
+            train, test = order[:size], order[-held_out:]
+            surrogate = make()
+            surrogate.fit([objects[i] for i in train], scores[train])
+            rhos.append(spearmanr(surrogate.predict([objects[i] for i in test]), scores[test]).statistic)
+        lines.append(f"{size}: Spearman {np.mean(rhos):.2f} +- {np.std(rhos):.2f}")
+    return lines
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", nargs="+", required=True, help="run directories (Parquet datasets)")
@@ -64,6 +85,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--alphabet", default="ACGT", help="onehot_ridge: the strings' letters")
     parser.add_argument("--l2", type=float, default=1.0)
     parser.add_argument("--folds", type=int, default=5)
+    parser.add_argument("--sizes", type=int, nargs="*", default=[], help="training sizes of a learning curve")
+    parser.add_argument("--held-out", type=int, default=100, help="rows the learning curve is measured on")
     args = parser.parse_args(argv)
     if args.folds < 2:
         parser.error("--folds: must be >= 2")
@@ -84,6 +107,8 @@ def main(argv: list[str] | None = None) -> None:
     meta = {**options, "kind": args.kind, "l2": args.l2, "runs": args.runs, "rows": len(rows), "cv_spearman": rho}
     save_surrogate(surrogate.frozen(), args.out, **meta)
     print(f"{args.kind} on {len(rows)} scored objects: {args.folds}-fold Spearman {rho:.3f}; wrote {args.out}")
+    for line in learning_curve(make, objects, scores, args.sizes, args.held_out):
+        print(f"  fitted on {line}")
 
 
 if __name__ == "__main__":

@@ -35,8 +35,10 @@ def a_run(path: Path, n: int = 120) -> Path:
 def test_fits_saves_and_reports_the_cross_validated_rank_correlation(job, tmp_path, capsys):
     run = a_run(tmp_path / "run")
     out = tmp_path / "surrogates" / "ones.npz"
-    job.main(["--runs", str(run), "--out", str(out), "--kind", "onehot_ridge", "--alphabet", "01", "--l2", "0.1"])
+    options = ["--kind", "onehot_ridge", "--alphabet", "01", "--l2", "0.1", "--sizes", "10", "100", "--held-out", "30"]
+    job.main(["--runs", str(run), "--out", str(out), *options])
     printed = capsys.readouterr().out
+    assert "fitted on 10: Spearman" in printed and "fitted on 100: skipped, only 119 rows for 30 held out" in printed
     assert "onehot_ridge on" in printed and "5-fold Spearman 0.9" in printed  # a linear reward: near-perfect
     frozen = onehot_ridge("01", weights=str(out))
     strings = pd.read_parquet(run)["object"].tolist()[1:21]
