@@ -19,6 +19,7 @@ under ``results/docking`` are committed, so a later session or a bigger machine 
   steps, and the full dock (``docking``) the last step's candidates, which are final molecules.
 - ``surrogate``: SVDD-PM, M = 4, alpha 0, with that surrogate (the reward ``surrogate``, free)
   valuing the states of every step but the last and the full dock the last step's candidates.
+- ``late``: the same with the full dock from ``LATE_FULL`` of the steps on (the last 7 of 14).
 - ``prescreen``: best-of-``PRESCREEN_N`` pre-screened by a surrogate: ``PRESCREEN_N`` pretrained
   molecules per chain, ranked by a Morgan-fingerprint ridge fitted offline on the target's pool
   (``checkpoints/surrogates/<target>_morgan_ridge.npz``, made by ``jobs/fit_surrogate.py --runs
@@ -56,7 +57,13 @@ M = 4
 SMC_ALPHA = 1.0
 PRESCREEN_N = 32
 PRESCREEN_DOCKED = 4
-PLANS = ("plan", f"prescreened best-of-{PRESCREEN_N}", "SVDD-PM, surrogate value")
+LATE_FULL = 0.55  # "late": the full dock from this share of the steps on (the last 7 of 14)
+PLANS = (
+    "plan",
+    f"prescreened best-of-{PRESCREEN_N}",
+    "SVDD-PM, surrogate value",
+    "SVDD-PM, surrogate then full dock",
+)
 COMMON = [
     "run.batch_size=8",
     "run.trace=false",
@@ -85,14 +92,21 @@ def surrogate_path(target: str) -> str:
     return f"checkpoints/surrogates/{target}_morgan_ridge.npz"
 
 
-def surrogate_plan_components(target: str) -> list[dict]:
-    """The frozen surrogate values the states of every step but the last, the full dock the final candidates."""
+def surrogate_plan_components(target: str, full_from: float = 0.95) -> list[dict]:
+    """The frozen surrogate values the states of the steps before ``full_from``, the full dock the rest (0.95: only
+    the final candidates)."""
     surrogate = {"surrogate": "morgan_ridge", "weights": surrogate_path(target)}
     return [
-        {"target": "surrogate", "name": "docking_surrogate", "options": surrogate, "steps": [0.0, 0.95], "num_cpus": 0},
+        {
+            "target": "surrogate",
+            "name": "docking_surrogate",
+            "options": surrogate,
+            "steps": [0.0, full_from],
+            "num_cpus": 0,
+        },
         {
             **{"target": "docking", "actors": 2, "num_cpus": 0.5, "timeout_s": 600, "chunk_size": 2},
-            **{"name": "docking", "options": dock_options(target), "steps": [0.95, 1.0]},
+            **{"name": "docking", "options": dock_options(target), "steps": [full_from, 1.0]},
         },
     ]
 
@@ -124,6 +138,12 @@ def method_overrides(method: str, target: str, samples: int, fast_evals: int) ->
             f"run.num_candidates={M}",
             "run.alpha=0.0",
             f"reward.components={json.dumps(surrogate_plan_components(target))}",
+        ],
+        "late": [
+            "run.method=svdd",
+            f"run.num_candidates={M}",
+            "run.alpha=0.0",
+            f"reward.components={json.dumps(surrogate_plan_components(target, LATE_FULL))}",
         ],
         "prescreen": [
             "run.method=best_of_n",
@@ -283,8 +303,8 @@ def plot(summaries: dict[str, pd.DataFrame], path: Path) -> None:
         cost, median = summary["docking CPU-s (est.)"], summary["median"]
         pool = summary["method"].str.startswith(("pretrained", "best-of"))
         ax.plot(cost[pool], median[pool], "o-", color="tab:blue", label="pretrained / best-of-N")
-        colors = {"SVDD-PM": "red", "SMC": "green", PLANS[0]: "orange", PLANS[1]: "purple", PLANS[2]: "brown"}
-        for style, method in zip("s^Dvp", colors):
+        colors = dict(zip(["SVDD-PM", "SMC", *PLANS], ["red", "green", "orange", "purple", "brown", "pink"]))
+        for style, method in zip("s^Dvp*", colors):
             part = summary["method"] == method
             if part.any():
                 color = f"tab:{colors[method]}"
@@ -320,7 +340,8 @@ def median_interval(values: pd.Series, draws: int = 2000, seed: int = 0) -> str:
 
 
 METHOD_NAMES = {"smc": "SMC", "svdd": "SVDD-PM", "plan": PLANS[0], "prescreen": PLANS[1], "surrogate": PLANS[2]}
-METHODS = ["pool", "plan", "prescreen", "surrogate", "smc", "svdd"]
+METHOD_NAMES["late"] = PLANS[3]
+METHODS = ["pool", "plan", "prescreen", "surrogate", "late", "smc", "svdd"]
 
 
 def main() -> None:
@@ -363,7 +384,7 @@ def main() -> None:
             wall = totals.get("wall_time_s", np.nan) / len(frame)
             size = PRESCREEN_N if method == "prescreen" else M
             rows.append({"method": METHOD_NAMES[method], "M": size, "frame": frame, "calls": calls, "wall_s": wall})
-            if method in ("prescreen", "surrogate"):
+            if method in ("prescreen", "surrogate", "late"):
                 notes.append(surrogate_line(target, frame, args.samples, METHOD_NAMES[method]))
         from svdd_ray.chem.metrics import MosesReference
 

@@ -21,7 +21,7 @@ def job():
     return module
 
 
-@pytest.mark.parametrize("method", ["pool", "plan", "prescreen", "surrogate", "smc", "svdd"])
+@pytest.mark.parametrize("method", ["pool", "plan", "prescreen", "surrogate", "late", "smc", "svdd"])
 def test_every_method_builds_a_valid_config(job, method, tmp_path):
     config = load_config(
         ROOT / "configs" / job.CONFIGS["JAK2"], [*job.method_overrides(method, "JAK2", 8, 1234), "run.output_dir=x"]
@@ -38,10 +38,11 @@ def test_every_method_builds_a_valid_config(job, method, tmp_path):
         # the capped dock values every intermediate state, the full dock only x_0 (the final candidates)
         assert all(fast.scores_states_at(t, steps) and not full.scores_states_at(t, steps) for t in range(1, steps + 1))
         assert full.scores_states_at(0, steps) and not fast.scores_states_at(0, steps)
-    if method == "surrogate":
+    if method in ("surrogate", "late"):
         cheap, full = config.reward.components
         assert cheap.target == "surrogate" and full.options == job.dock_options("JAK2")
-        assert (ROOT / cheap.options["weights"]).is_file() and cheap.steps == [0.0, 0.95]
+        start = 0.95 if method == "surrogate" else job.LATE_FULL
+        assert (ROOT / cheap.options["weights"]).is_file() and cheap.steps == [0.0, start] and full.steps == [start, 1]
     if method == "prescreen":
         (dock,) = config.reward.components
         assert config.run.method == "best_of_n" and config.run.num_candidates == job.PRESCREEN_N
