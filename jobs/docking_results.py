@@ -276,20 +276,34 @@ def goal_line(summary: pd.DataFrame, plan_name: str) -> str:
     )
 
 
-def surrogate_line(target: str, frame: pd.DataFrame, samples: int, method: str) -> str:
-    """What the surrogate of ``method`` cost and how it was fitted; its final molecules seen in training."""
+def surrogate_line(target: str, frames: dict[str, pd.DataFrame], summary: pd.DataFrame) -> str:
+    """The surrogate's one-off fitting cost, what it means per molecule, and its training molecules among
+    the outputs of each method that uses it (``frames``: method name -> final molecules)."""
     with np.load(REPO / surrogate_path(target)) as data:
         meta = json.loads(str(data["meta"]))
     seen = set(pd.concat([pd.read_parquet(REPO / run, columns=["object"]) for run in meta["runs"]])["object"])
-    overlap = int(frame["object"].isin(seen).sum())
-    amortized = meta["rows"] / samples
-    return (
-        f"The surrogate of {method} (`{surrogate_path(target)}`, `jobs/fit_surrogate.py`) was fitted on "
-        f"{meta['rows']} docked molecules of {', '.join(f'`{r}`' for r in meta['runs'])} (5-fold Spearman "
-        f"{meta['cv_spearman']:.2f}): a one-off cost per target, not in the per-molecule columns (here reused "
-        f"from the pool run; spread over {samples} molecules it adds {amortized:.1f} docks per molecule). "
-        f"{overlap} of its {len(frame)} final molecules are among its training molecules."
+    overlap = ", ".join(f"{name} {int(f['object'].isin(seen).sum())} of {len(f)}" for name, f in frames.items())
+    text = (
+        f"The surrogate (`{surrogate_path(target)}`, `jobs/fit_surrogate.py`) was fitted on {meta['rows']} docked "
+        f"molecules of {', '.join(f'`{r}`' for r in meta['runs'])} (5-fold Spearman {meta['cv_spearman']:.2f}), "
+        f"a one-off cost per target that the per-molecule columns leave out (here reused from the pool run). "
+        f"Final molecules that are among its training molecules: {overlap}."
     )
+    by = summary.set_index("method")
+    if {"SVDD-PM", PLANS[1]} <= set(by.index):
+        budget = 0.25 * by.loc["SVDD-PM", "full docks"] - by.loc[PLANS[1], "full docks"]
+        n = int(by.loc[PLANS[1], "n"])
+        total = by.loc[PLANS[1], "full docks"] + meta["rows"] / n
+        text += (
+            f" Counting its fitting docks spread over these {n} molecules, {PLANS[1]} spends {total:.1f} full docks "
+            f"per molecule ({total / by.loc['SVDD-PM', 'full docks']:.0%} of SVDD-PM's); "
+            + (
+                f"it stays within 25% from {int(np.ceil(meta['rows'] / budget))} molecules per target on."
+                if budget > 0
+                else "it never gets within 25%."
+            )
+        )
+    return text
 
 
 def plot(summaries: dict[str, pd.DataFrame], path: Path) -> None:
@@ -370,7 +384,7 @@ def main() -> None:
     for target in args.targets:
         if args.runs_only:
             break
-        rows, timed, notes = [], [], []
+        rows, timed, surrogate_frames = [], [], {}
         for method in args.methods:
             out = Path(args.out) / f"{target}_{method}"
             if not any(out.glob("batch-*.parquet")):
@@ -385,11 +399,12 @@ def main() -> None:
             size = PRESCREEN_N if method == "prescreen" else M
             rows.append({"method": METHOD_NAMES[method], "M": size, "frame": frame, "calls": calls, "wall_s": wall})
             if method in ("prescreen", "surrogate", "late"):
-                notes.append(surrogate_line(target, frame, args.samples, METHOD_NAMES[method]))
+                surrogate_frames[METHOD_NAMES[method]] = frame
         from svdd_ray.chem.metrics import MosesReference
 
         seconds = seconds_per_call(target, [s for s in timed if isinstance(s, str)], args.fast_evals)
         summary = summarize(rows, seconds, MosesReference())
+        notes = [surrogate_line(target, surrogate_frames, summary)] if surrogate_frames else []
         summaries[target] = summary
         sections += [
             f"## {target} (`configs/{CONFIGS[target]}`)",

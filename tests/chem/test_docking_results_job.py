@@ -1,6 +1,7 @@
 """The docking results job's bookkeeping: configs it builds, best-of-N from the pool, calls and the goal line."""
 
 import importlib.util
+import json
 from pathlib import Path
 
 import numpy as np
@@ -112,3 +113,17 @@ def test_goal_line_states_whether_a_plan_meets_the_goal(job):
     summary.loc[1, "median"] = 8.9
     assert job.goal_line(summary, "plan").startswith("Docking goal, plan (not met)")
     assert job.goal_line(summary, job.PLANS[1]) == ""  # a plan not in the table
+
+
+def test_the_surrogate_line_counts_its_fitting_docks_and_training_overlap(job):
+    pool = pd.read_parquet(ROOT / "results" / "docking" / "PARP1_pool")
+    rows = json.loads(str(np.load(ROOT / job.surrogate_path("PARP1"))["meta"]))["rows"]
+    summary = pd.DataFrame({"method": ["SVDD-PM", job.PLANS[1]], "full docks": [20.0, 4.0], "n": [64, 64]})
+    line = job.surrogate_line("PARP1", {job.PLANS[1]: pool.head(3)}, summary)
+    assert f"fitted on {rows} docked molecules" in line
+    assert f"{job.PLANS[1]} 3 of 3" in line  # the pool's own molecules were its training set
+    total = 4.0 + rows / 64
+    assert f"spends {total:.1f} full docks per molecule ({total / 20:.0%} of SVDD-PM's)" in line
+    assert f"within 25% from {rows} molecules per target on" in line  # budget 0.25 * 20 - 4 = 1 dock per molecule
+    summary.loc[1, "full docks"] = 6.0
+    assert job.surrogate_line("PARP1", {job.PLANS[1]: pool.head(3)}, summary).endswith("it never gets within 25%.")
