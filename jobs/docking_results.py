@@ -410,7 +410,9 @@ def main() -> None:
             f"## {target} (`configs/{CONFIGS[target]}`)",
             "",
             f"Seconds per call on this machine (one core, {len(timed)} of the runs' molecules): full dock "
-            f"{seconds['docking']:.2f} s, capped dock (max_evals {args.fast_evals}) {seconds['docking_fast']:.2f} s.",
+            f"{seconds['docking']:.2f} s, capped dock (max_evals {args.fast_evals}) {seconds['docking_fast']:.2f} s: a "
+            f"docking actor (one core) does {60 / seconds['docking']:.0f} full or {60 / seconds['docking_fast']:.0f} "
+            "capped docks a minute.",
             "",
             markdown_table(summary),
             "",

@@ -192,3 +192,12 @@ def test_a_frozen_surrogate_serves_as_a_cheap_reward(tmp_path):
     np.testing.assert_allclose(reward(strings[:10]), ridge.predict(strings[:10]), atol=1e-9)
     with pytest.raises(ConfigError, match=r"^reward options: weights: required"):
         build("reward", "surrogate", {"surrogate": "onehot_ridge"})
+
+
+def test_final_prescreening_with_exploration_is_the_same_on_every_backend(ray_session, tmp_path):
+    frozen_onehot(tmp_path / "good.npz", ones)
+    engine.run(best_of_8(tmp_path / "local", tmp_path / "good.npz", keep=0.5, explore=0.5))
+    expected = read_samples(tmp_path / "local")[SAMPLE_COLUMNS]
+    wide = best_of_8(tmp_path / "ray", tmp_path / "good.npz", keep=0.5, explore=0.5)
+    engine.run(with_resources(wide, backend="ray", denoiser_actors=2, max_inflight_batches=4))
+    pd.testing.assert_frame_equal(read_samples(tmp_path / "ray")[SAMPLE_COLUMNS], expected)
