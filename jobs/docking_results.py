@@ -20,6 +20,8 @@ under ``results/docking`` are committed, so a later session or a bigger machine 
 - ``surrogate``: SVDD-PM, M = 4, alpha 0, with that surrogate (the reward ``surrogate``, free)
   valuing the states of every step but the last and the full dock the last step's candidates.
 - ``late``: the same with the full dock from ``LATE_FULL`` of the steps on (the last 7 of 14).
+- ``prescreen_small``: the same with a surrogate fitted on the pool's first ``SMALL_SURROGATE`` docked
+  molecules only (``jobs/fit_surrogate.py --first 64``): what the economy is with a cheap fit.
 - ``prescreen``: best-of-``PRESCREEN_N`` pre-screened by a surrogate: ``PRESCREEN_N`` pretrained
   molecules per chain, ranked by a Morgan-fingerprint ridge fitted offline on the target's pool
   (``checkpoints/surrogates/<target>_morgan_ridge.npz``, made by ``jobs/fit_surrogate.py --runs
@@ -57,12 +59,14 @@ M = 4
 SMC_ALPHA = 1.0
 PRESCREEN_N = 32
 PRESCREEN_DOCKED = 4
+SMALL_SURROGATE = 64  # "prescreen_small": the surrogate fitted on the pool's first 64 docked molecules only
 LATE_FULL = 0.55  # "late": the full dock from this share of the steps on (the last 7 of 14)
 PLANS = (
     "plan",
     f"prescreened best-of-{PRESCREEN_N}",
     "SVDD-PM, surrogate value",
     "SVDD-PM, surrogate then full dock",
+    f"prescreened best-of-{PRESCREEN_N}, surrogate of {SMALL_SURROGATE} docks",
 )
 COMMON = [
     "run.batch_size=8",
@@ -87,9 +91,10 @@ def plan_components(target: str, fast_evals: int) -> list[dict]:
     ]
 
 
-def surrogate_path(target: str) -> str:
-    """The target's frozen docking surrogate, relative to the repository root."""
-    return f"checkpoints/surrogates/{target}_morgan_ridge.npz"
+def surrogate_path(target: str, first: int | None = None) -> str:
+    """The target's frozen docking surrogate (fitted on the pool's ``first`` molecules, else all), relative to the
+    repository root."""
+    return f"checkpoints/surrogates/{target}_morgan_ridge{'' if first is None else f'_{first}'}.npz"
 
 
 def surrogate_plan_components(target: str, full_from: float = 0.95) -> list[dict]:
@@ -111,10 +116,10 @@ def surrogate_plan_components(target: str, full_from: float = 0.95) -> list[dict
     ]
 
 
-def prescreen_options(target: str) -> dict:
+def prescreen_options(target: str, first: int | None = None) -> dict:
     """Dock only the surrogate's top ``PRESCREEN_DOCKED`` of each chain's ``PRESCREEN_N`` final candidates."""
     return {
-        "surrogate": {"target": "morgan_ridge", "options": {"weights": surrogate_path(target)}},
+        "surrogate": {"target": "morgan_ridge", "options": {"weights": surrogate_path(target, first)}},
         "keep": PRESCREEN_DOCKED / PRESCREEN_N,
         "explore": 0.0,
         "min_scored": 0,
@@ -149,6 +154,11 @@ def method_overrides(method: str, target: str, samples: int, fast_evals: int) ->
             "run.method=best_of_n",
             f"run.num_candidates={PRESCREEN_N}",
             f"reward.components.0.prescreen={json.dumps(prescreen_options(target))}",
+        ],
+        "prescreen_small": [
+            "run.method=best_of_n",
+            f"run.num_candidates={PRESCREEN_N}",
+            f"reward.components.0.prescreen={json.dumps(prescreen_options(target, SMALL_SURROGATE))}",
         ],
     }
     extra = [] if method == "pool" else [f"run.num_samples={samples}"]
@@ -276,26 +286,35 @@ def goal_line(summary: pd.DataFrame, plan_name: str) -> str:
     )
 
 
-def surrogate_line(target: str, frames: dict[str, pd.DataFrame], summary: pd.DataFrame) -> str:
-    """The surrogate's one-off fitting cost, what it means per molecule, and its training molecules among
-    the outputs of each method that uses it (``frames``: method name -> final molecules)."""
-    with np.load(REPO / surrogate_path(target)) as data:
+def surrogate_line(
+    target: str, frames: dict[str, pd.DataFrame], summary: pd.DataFrame, first: int | None = None
+) -> str:
+    """A surrogate's one-off fitting cost, what it means per molecule for the best-of-N it pre-screens, and its
+    training molecules among the outputs of each method that uses it (``frames``: method name -> molecules)."""
+    path = surrogate_path(target, first)
+    plan = PLANS[1] if first is None else PLANS[4]
+    with np.load(REPO / path) as data:
         meta = json.loads(str(data["meta"]))
+    quality = (
+        f"Spearman {meta['held_out_spearman']:.2f} on the other {meta['held_out_rows']} molecules"
+        if "held_out_spearman" in meta
+        else f"5-fold Spearman {meta['cv_spearman']:.2f}"
+    )
     seen = set(pd.concat([pd.read_parquet(REPO / run, columns=["object"]) for run in meta["runs"]])["object"])
     overlap = ", ".join(f"{name} {int(f['object'].isin(seen).sum())} of {len(f)}" for name, f in frames.items())
     text = (
-        f"The surrogate (`{surrogate_path(target)}`, `jobs/fit_surrogate.py`) was fitted on {meta['rows']} docked "
-        f"molecules of {', '.join(f'`{r}`' for r in meta['runs'])} (5-fold Spearman {meta['cv_spearman']:.2f}), "
+        f"The surrogate `{path}` (`jobs/fit_surrogate.py`) was fitted on {meta['rows']} docked "
+        f"molecules of {', '.join(f'`{r}`' for r in meta['runs'])} ({quality}), "
         f"a one-off cost per target that the per-molecule columns leave out (here reused from the pool run). "
         f"Final molecules that are among its training molecules: {overlap}."
     )
     by = summary.set_index("method")
-    if {"SVDD-PM", PLANS[1]} <= set(by.index):
-        budget = 0.25 * by.loc["SVDD-PM", "full docks"] - by.loc[PLANS[1], "full docks"]
-        n = int(by.loc[PLANS[1], "n"])
-        total = by.loc[PLANS[1], "full docks"] + meta["rows"] / n
+    if {"SVDD-PM", plan} <= set(by.index):
+        budget = 0.25 * by.loc["SVDD-PM", "full docks"] - by.loc[plan, "full docks"]
+        n = int(by.loc[plan, "n"])
+        total = by.loc[plan, "full docks"] + meta["rows"] / n
         text += (
-            f" Counting its fitting docks spread over these {n} molecules, {PLANS[1]} spends {total:.1f} full docks "
+            f" Counting its fitting docks spread over these {n} molecules, {plan} spends {total:.1f} full docks "
             f"per molecule ({total / by.loc['SVDD-PM', 'full docks']:.0%} of SVDD-PM's); "
             + (
                 f"it stays within 25% from {int(np.ceil(meta['rows'] / budget))} molecules per target on."
@@ -317,8 +336,9 @@ def plot(summaries: dict[str, pd.DataFrame], path: Path) -> None:
         cost, median = summary["docking CPU-s (est.)"], summary["median"]
         pool = summary["method"].str.startswith(("pretrained", "best-of"))
         ax.plot(cost[pool], median[pool], "o-", color="tab:blue", label="pretrained / best-of-N")
-        colors = dict(zip(["SVDD-PM", "SMC", *PLANS], ["red", "green", "orange", "purple", "brown", "pink"]))
-        for style, method in zip("s^Dvp*", colors):
+        names = ["SVDD-PM", "SMC", *PLANS]
+        colors = dict(zip(names, ["red", "green", "orange", "purple", "brown", "pink", "olive"]))
+        for style, method in zip("s^Dvp*X", colors):
             part = summary["method"] == method
             if part.any():
                 color = f"tab:{colors[method]}"
@@ -354,8 +374,9 @@ def median_interval(values: pd.Series, draws: int = 2000, seed: int = 0) -> str:
 
 
 METHOD_NAMES = {"smc": "SMC", "svdd": "SVDD-PM", "plan": PLANS[0], "prescreen": PLANS[1], "surrogate": PLANS[2]}
-METHOD_NAMES["late"] = PLANS[3]
-METHODS = ["pool", "plan", "prescreen", "surrogate", "late", "smc", "svdd"]
+METHOD_NAMES.update(late=PLANS[3], prescreen_small=PLANS[4])
+SURROGATE_OF = {"prescreen": None, "surrogate": None, "late": None, "prescreen_small": SMALL_SURROGATE}
+METHODS = ["pool", "plan", "prescreen", "prescreen_small", "surrogate", "late", "smc", "svdd"]
 
 
 def main() -> None:
@@ -398,13 +419,13 @@ def main() -> None:
             wall = totals.get("wall_time_s", np.nan) / len(frame)
             size = PRESCREEN_N if method == "prescreen" else M
             rows.append({"method": METHOD_NAMES[method], "M": size, "frame": frame, "calls": calls, "wall_s": wall})
-            if method in ("prescreen", "surrogate", "late"):
-                surrogate_frames[METHOD_NAMES[method]] = frame
+            if method in SURROGATE_OF:
+                surrogate_frames.setdefault(SURROGATE_OF[method], {})[METHOD_NAMES[method]] = frame
         from svdd_ray.chem.metrics import MosesReference
 
         seconds = seconds_per_call(target, [s for s in timed if isinstance(s, str)], args.fast_evals)
         summary = summarize(rows, seconds, MosesReference())
-        notes = [surrogate_line(target, surrogate_frames, summary)] if surrogate_frames else []
+        notes = [surrogate_line(target, frames, summary, first) for first, frames in surrogate_frames.items()]
         summaries[target] = summary
         sections += [
             f"## {target} (`configs/{CONFIGS[target]}`)",

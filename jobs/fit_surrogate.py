@@ -28,7 +28,8 @@ from svdd_ray.surrogates import morgan_ridge, onehot_ridge, save_surrogate
 
 
 def training_rows(runs: list[str]) -> pd.DataFrame:
-    """Distinct objects with a finite reward from the runs' Parquet datasets; errors name the run."""
+    """Distinct objects with a finite reward from the runs' Parquet datasets, each in ``index`` order; errors
+    name the run."""
     frames = []
     for run in runs:
         if not Path(run).exists():
@@ -37,12 +38,12 @@ def training_rows(runs: list[str]) -> pd.DataFrame:
         missing = {"object", "reward"} - set(frame.columns)
         if missing:
             raise SystemExit(f"--runs: {run}: no column {sorted(missing)[0]!r} (not an svdd_ray run)")
-        frames.append(frame[["object", "reward"]])
+        frames.append(frame.sort_values("index")[["object", "reward"]] if "index" in frame else frame)
     rows = pd.concat(frames, ignore_index=True)
     rows = rows[np.isfinite(rows["reward"].astype(float))].drop_duplicates("object").reset_index(drop=True)
     if len(rows) < 10:
         raise SystemExit(f"--runs: {len(rows)} scored objects; a surrogate needs at least 10")
-    return rows
+    return rows[["object", "reward"]]
 
 
 def cross_validated_spearman(make, objects: list, scores: np.ndarray, folds: int, seed: int = 0) -> float:
@@ -84,6 +85,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--n-bits", type=int, default=2048, help="morgan_ridge: fingerprint size")
     parser.add_argument("--alphabet", default="ACGT", help="onehot_ridge: the strings' letters")
     parser.add_argument("--l2", type=float, default=1.0)
+    parser.add_argument("--first", type=int, help="fit on the first N scored objects only; the rest test it")
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--sizes", type=int, nargs="*", default=[], help="training sizes of a learning curve")
     parser.add_argument("--held-out", type=int, default=100, help="rows the learning curve is measured on")
@@ -93,7 +95,10 @@ def main(argv: list[str] | None = None) -> None:
     if args.l2 <= 0:
         parser.error("--l2: must be > 0")
 
-    rows = training_rows(args.runs)
+    if args.first is not None and args.first < 10:
+        parser.error("--first: must be >= 10")
+    every = training_rows(args.runs)
+    rows, rest = every.head(args.first), every.iloc[args.first or len(every) :]
     objects, scores = rows["object"].tolist(), rows["reward"].to_numpy(dtype=np.float64)
     if args.kind == "morgan_ridge":
         options = {"radius": args.radius, "n_bits": args.n_bits}
@@ -105,8 +110,13 @@ def main(argv: list[str] | None = None) -> None:
     surrogate = make()
     surrogate.fit(objects, scores)
     meta = {**options, "kind": args.kind, "l2": args.l2, "runs": args.runs, "rows": len(rows), "cv_spearman": rho}
+    if len(rest):  # fitted on the first rows only: the others are a held-out test
+        held_out = spearmanr(surrogate.predict(rest["object"].tolist()), rest["reward"]).statistic
+        meta.update(first=args.first, held_out_rows=len(rest), held_out_spearman=float(held_out))
     save_surrogate(surrogate.frozen(), args.out, **meta)
     print(f"{args.kind} on {len(rows)} scored objects: {args.folds}-fold Spearman {rho:.3f}; wrote {args.out}")
+    if len(rest):
+        print(f"  Spearman on the runs' other {len(rest)} scored objects: {meta['held_out_spearman']:.3f}")
     for line in learning_curve(make, objects, scores, args.sizes, args.held_out):
         print(f"  fitted on {line}")
 

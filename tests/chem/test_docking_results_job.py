@@ -22,7 +22,7 @@ def job():
     return module
 
 
-@pytest.mark.parametrize("method", ["pool", "plan", "prescreen", "surrogate", "late", "smc", "svdd"])
+@pytest.mark.parametrize("method", ["pool", "plan", "prescreen", "prescreen_small", "surrogate", "late", "smc", "svdd"])
 def test_every_method_builds_a_valid_config(job, method, tmp_path):
     config = load_config(
         ROOT / "configs" / job.CONFIGS["JAK2"], [*job.method_overrides(method, "JAK2", 8, 1234), "run.output_dir=x"]
@@ -44,7 +44,7 @@ def test_every_method_builds_a_valid_config(job, method, tmp_path):
         assert cheap.target == "surrogate" and full.options == job.dock_options("JAK2")
         start = 0.95 if method == "surrogate" else job.LATE_FULL
         assert (ROOT / cheap.options["weights"]).is_file() and cheap.steps == [0.0, start] and full.steps == [start, 1]
-    if method == "prescreen":
+    if method in ("prescreen", "prescreen_small"):
         (dock,) = config.reward.components
         assert config.run.method == "best_of_n" and config.run.num_candidates == job.PRESCREEN_N
         assert dock.prescreen.final and dock.prescreen.keep * job.PRESCREEN_N == job.PRESCREEN_DOCKED
@@ -127,3 +127,10 @@ def test_the_surrogate_line_counts_its_fitting_docks_and_training_overlap(job):
     assert f"within 25% from {rows} molecules per target on" in line  # budget 0.25 * 20 - 4 = 1 dock per molecule
     summary.loc[1, "full docks"] = 6.0
     assert job.surrogate_line("PARP1", {job.PLANS[1]: pool.head(3)}, summary).endswith("it never gets within 25%.")
+
+
+def test_the_small_surrogate_is_measured_on_the_molecules_it_was_not_fitted_on(job):
+    summary = pd.DataFrame({"method": ["SVDD-PM", job.PLANS[4]], "full docks": [20.0, 4.0], "n": [64, 64]})
+    line = job.surrogate_line("PARP1", {}, summary, job.SMALL_SURROGATE)
+    assert f"fitted on {job.SMALL_SURROGATE} docked molecules" in line and "on the other 434 molecules" in line
+    assert f"within 25% from {job.SMALL_SURROGATE} molecules per target on" in line
