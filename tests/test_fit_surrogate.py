@@ -67,3 +67,15 @@ def test_bad_runs_are_refused_with_one_line_and_nothing_written(job, tmp_path, s
     with pytest.raises(SystemExit, match=message):
         job.main(["--runs", str(run), "--out", str(out), "--kind", "onehot_ridge", "--alphabet", "01"])
     assert not out.exists()
+
+
+def test_fitting_on_the_first_rows_tests_on_the_others(job, tmp_path, capsys):
+    run = a_run(tmp_path / "run")
+    out = tmp_path / "first.npz"
+    job.main(["--runs", str(run), "--out", str(out), "--kind", "onehot_ridge", "--alphabet", "01", "--first", "60"])
+    assert "Spearman on the runs' other 59 scored objects: 0.9" in capsys.readouterr().out
+    meta = str(np.load(out)["meta"])
+    assert '"rows": 60' in meta and '"held_out_rows": 59' in meta
+    with pytest.raises(SystemExit):
+        job.main(["--runs", str(run), "--out", str(tmp_path / "few.npz"), "--first", "5"])
+    assert not (tmp_path / "few.npz").exists()
