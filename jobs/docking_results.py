@@ -417,7 +417,7 @@ def main() -> None:
                 continue
             calls = calls_per_molecule(frame)
             wall = totals.get("wall_time_s", np.nan) / len(frame)
-            size = PRESCREEN_N if method == "prescreen" else M
+            size = PRESCREEN_N if method.startswith("prescreen") else M
             rows.append({"method": METHOD_NAMES[method], "M": size, "frame": frame, "calls": calls, "wall_s": wall})
             if method in SURROGATE_OF:
                 surrogate_frames.setdefault(SURROGATE_OF[method], {})[METHOD_NAMES[method]] = frame
