@@ -1,6 +1,24 @@
-"""Shared fixtures: one local Ray for the whole session (starting Ray takes seconds)."""
+"""Shared fixtures: one local Ray for the whole session (starting Ray takes seconds), the jobs/ scripts."""
+
+import importlib.util
+from pathlib import Path
 
 import pytest
+
+JOBS = Path(__file__).resolve().parents[1] / "jobs"
+
+
+@pytest.fixture(scope="session")
+def load_job():
+    """Import a script of ``jobs/`` as a module: ``load_job("docking_results").main([...])``."""
+
+    def load(name: str):
+        spec = importlib.util.spec_from_file_location(f"{name}_job", JOBS / f"{name}.py")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+
+    return load
 
 
 @pytest.fixture(scope="session")

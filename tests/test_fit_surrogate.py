@@ -1,6 +1,5 @@
 """jobs/fit_surrogate.py: a frozen surrogate from earlier runs' rewards, and its refusals."""
 
-import importlib.util
 from pathlib import Path
 
 import numpy as np
@@ -10,15 +9,10 @@ import pytest
 from svdd_ray.demo import ones
 from svdd_ray.surrogates import onehot_ridge
 
-ROOT = Path(__file__).resolve().parents[1]
-
 
 @pytest.fixture(scope="module")
-def job():
-    spec = importlib.util.spec_from_file_location("fit_surrogate_job", ROOT / "jobs" / "fit_surrogate.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def job(load_job):
+    return load_job("fit_surrogate")
 
 
 def a_run(path: Path, n: int = 120) -> Path:

@@ -26,13 +26,6 @@ DOMAINS = [
 ]
 
 
-def job_main(argv: list[str]) -> int:
-    spec = importlib.util.spec_from_file_location("train_prior_job", ROOT / "jobs" / "train_prior.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.main(argv)
-
-
 @pytest.mark.parametrize("module,schema,shipped", DOMAINS)
 def test_unknown_keys_and_wrong_types_are_one_line_errors(module, schema, shipped):
     schema = getattr(importlib.import_module(module), schema)
@@ -78,21 +71,21 @@ def test_pick_device():
         (["--set", "out_dir=null"], "config.out_dir: no output directory"),
     ],
 )
-def test_job_reports_bad_input_in_one_line_and_writes_nothing(tmp_path, capsys, args, message):
+def test_job_reports_bad_input_in_one_line_and_writes_nothing(tmp_path, capsys, args, message, load_job):
     if "train.device=cuda" in args and torch.cuda.is_available():
         pytest.skip("this machine has a GPU")
     out = [] if "out_dir=null" in args else ["--out", str(tmp_path / "out")]
-    assert job_main(["--config", str(ROOT / "configs" / "prior_digits.yaml"), *out, *args]) == 2
+    assert load_job("train_prior").main(["--config", str(ROOT / "configs" / "prior_digits.yaml"), *out, *args]) == 2
     err = capsys.readouterr().err
     assert err.startswith(f"train_prior: error: {message}") and err.count("\n") == 1, err
     assert not (tmp_path / "out").exists()
 
 
-def test_job_reports_a_missing_or_empty_file(tmp_path, capsys):
+def test_job_reports_a_missing_or_empty_file(tmp_path, capsys, load_job):
     empty = tmp_path / "empty.yaml"
     empty.write_text("")
     for path, message in [(tmp_path / "nope.yaml", "config file not found"), (empty, "the config file is empty")]:
-        assert job_main(["--config", str(path), "--out", str(tmp_path / "out")]) == 2
+        assert load_job("train_prior").main(["--config", str(path), "--out", str(tmp_path / "out")]) == 2
         err = capsys.readouterr().err
         assert err == f"train_prior: error: {path}: {message}\n"
     assert not (tmp_path / "out").exists()

@@ -1,4 +1,3 @@
-import importlib.util
 import json
 import math
 from pathlib import Path
@@ -25,13 +24,6 @@ TINY = {
         "sample_size": 4,
     },
 }
-
-
-def load_job():
-    spec = importlib.util.spec_from_file_location("train_prior_job", ROOT / "jobs" / "train_prior.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.mark.moses
@@ -150,8 +142,8 @@ def test_committed_prior_loads_with_the_aligned_signature():
 
 
 @pytest.mark.moses
-def test_job_dispatches_on_domain(tmp_path, monkeypatch):
-    job = load_job()
+def test_job_dispatches_on_domain(tmp_path, monkeypatch, load_job):
+    job = load_job("train_prior")
     cfg_path = tmp_path / "c.yaml"
     cfg_path.write_text(yaml.safe_dump(TINY))
     assert (
@@ -182,8 +174,8 @@ def test_job_dispatches_on_domain(tmp_path, monkeypatch):
     assert config.train.max_steps == 3 and config.out_dir == out_dir
 
 
-def test_job_overrides_are_validated(tmp_path, capsys):
-    job = load_job()
+def test_job_overrides_are_validated(tmp_path, capsys, load_job):
+    job = load_job("train_prior")
     cfg_path = tmp_path / "c.yaml"
     cfg_path.write_text(yaml.safe_dump(TINY))
     for override, message in [

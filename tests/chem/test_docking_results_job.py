@@ -1,6 +1,5 @@
 """The docking results job's bookkeeping: configs it builds, best-of-N from the pool, calls and the goal line."""
 
-import importlib.util
 import json
 from pathlib import Path
 
@@ -15,11 +14,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
-def job():
-    spec = importlib.util.spec_from_file_location("docking_results_job", ROOT / "jobs" / "docking_results.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def job(load_job):
+    return load_job("docking_results")
 
 
 @pytest.mark.parametrize("method", ["pool", "plan", "prescreen", "prescreen_small", "surrogate", "late", "smc", "svdd"])

@@ -38,16 +38,10 @@ def test_markdown_leaves_missing_cells_blank():
 
 
 @pytest.mark.dna_data
-def test_the_results_job_end_to_end_at_a_tiny_size(tmp_path, monkeypatch):
+def test_the_results_job_end_to_end_at_a_tiny_size(tmp_path, monkeypatch, load_job):
     """Runs two methods through the engine, judges them with the oracle and writes the table and plot."""
-    import importlib.util
-    from pathlib import Path
-
     monkeypatch.delenv("SVDD_RAY_DNA_SITES", raising=False)
-    root = Path(__file__).resolve().parents[2]
-    spec = importlib.util.spec_from_file_location("dna_results_job", root / "jobs" / "dna_results.py")
-    job = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(job)
+    job = load_job("dna_results")
     argv = ["--seeds", "0", "--samples", "4", "--steps", "3", "--runs", str(tmp_path / "runs")]
     argv += ["--reference-rows", "40"]
     assert job.main([*argv, "--out", str(tmp_path / "docs"), "--methods", "pretrained", "svdd M=2"]) == 0

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import io
 import math
 from pathlib import Path
@@ -134,10 +133,8 @@ def test_svdd_mc_with_a_value_network_checkpoint(tmp_path):
     assert (frame["reward_calls"] <= 2 * 2).all() and (frame["value_calls"] == 2 * 2 * STEPS).all()
 
 
-def test_train_value_job_reports_heldout_error(tmp_path, capsys):
-    spec = importlib.util.spec_from_file_location("train_value", REPO / "jobs" / "train_value.py")
-    job = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(job)
+def test_train_value_job_reports_heldout_error(tmp_path, capsys, load_job):
+    job = load_job("train_value")
     out, metrics = tmp_path / "v.pt", tmp_path / "v.json"
     argv = ["--config", str(COMPRESS), "--out", str(out), "--network", "svdd_ray.images.value_net:DigitsValueNet"]
     argv += ["--network-options", '{"width": 8, "emb_dim": 16, "hidden": 16}', "--rollouts", "8"]
@@ -158,10 +155,8 @@ def test_train_value_job_reports_heldout_error(tmp_path, capsys):
     assert report["states"] == 4 * STEPS and math.isfinite(report["mse_net"]) and report["mse_mean"] > 0
 
 
-def test_train_value_job_subsamples_states_and_reuses_cached_rollouts(tmp_path, capsys):
-    spec = importlib.util.spec_from_file_location("train_value", REPO / "jobs" / "train_value.py")
-    job = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(job)
+def test_train_value_job_subsamples_states_and_reuses_cached_rollouts(tmp_path, capsys, load_job):
+    job = load_job("train_value")
     cache = tmp_path / "rollouts"
     argv = [
         "--config",
