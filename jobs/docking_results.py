@@ -128,43 +128,24 @@ def prescreen_options(target: str, first: int | None = None) -> dict:
 
 
 def method_overrides(method: str, target: str, samples: int, fast_evals: int) -> list[str]:
-    runs = {
-        "pool": ["run.method=pretrained", "run.num_candidates=1", f"run.num_samples={samples * POOL}"],
-        "smc": ["run.method=smc", f"run.num_candidates={M}", f"run.alpha={SMC_ALPHA}"],
-        "svdd": ["run.method=svdd", f"run.num_candidates={M}", "run.alpha=0.0"],
-        "plan": [
-            "run.method=svdd",
-            f"run.num_candidates={M}",
-            "run.alpha=0.0",
-            f"reward.components={json.dumps(plan_components(target, fast_evals))}",
-        ],
-        "surrogate": [
-            "run.method=svdd",
-            f"run.num_candidates={M}",
-            "run.alpha=0.0",
-            f"reward.components={json.dumps(surrogate_plan_components(target))}",
-        ],
-        "late": [
-            "run.method=svdd",
-            f"run.num_candidates={M}",
-            "run.alpha=0.0",
-            f"reward.components={json.dumps(surrogate_plan_components(target, LATE_FULL))}",
-        ],
-        "prescreen": [
-            "run.method=best_of_n",
-            f"run.num_candidates={PRESCREEN_N}",
-            f"reward.components.0.prescreen={json.dumps(prescreen_options(target))}",
-        ],
-        "prescreen_small": [
-            "run.method=best_of_n",
-            f"run.num_candidates={PRESCREEN_N}",
-            f"reward.components.0.prescreen={json.dumps(prescreen_options(target, SMALL_SURROGATE))}",
-        ],
+    svdd = ["run.method=svdd", f"run.num_candidates={M}", "run.alpha=0.0"]
+    best_of_32 = ["run.method=best_of_n", f"run.num_candidates={PRESCREEN_N}"]
+    components = {
+        "plan": plan_components(target, fast_evals),
+        "surrogate": surrogate_plan_components(target),
+        "late": surrogate_plan_components(target, LATE_FULL),
     }
-    extra = [] if method == "pool" else [f"run.num_samples={samples}"]
+    screens = {"prescreen": prescreen_options(target), "prescreen_small": prescreen_options(target, SMALL_SURROGATE)}
     if method == "pool":
-        extra.append(f"run.batch_size={POOL}")
-    return [*COMMON, *runs[method], *extra]
+        run = ["run.method=pretrained", "run.num_candidates=1", f"run.num_samples={samples * POOL}"]
+        return [*COMMON, *run, f"run.batch_size={POOL}"]
+    if method == "smc":
+        run = ["run.method=smc", f"run.num_candidates={M}", f"run.alpha={SMC_ALPHA}"]
+    elif method in screens:
+        run = [*best_of_32, f"reward.components.0.prescreen={json.dumps(screens[method])}"]
+    else:
+        run = [*svdd, *([f"reward.components={json.dumps(components[method])}"] if method in components else [])]
+    return [*COMMON, *run, f"run.num_samples={samples}"]
 
 
 def run_once(config_path: Path, out: Path, overrides: list[str]) -> None:
