@@ -47,7 +47,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from svdd_ray import engine
+from svdd_ray import engine, stats
 from svdd_ray.chem.docking import DockingReward, timed_docking
 from svdd_ray.config import load_config
 from svdd_ray.report import markdown_table
@@ -231,7 +231,7 @@ def summarize(rows: list[dict], seconds: dict[str, float], reference) -> pd.Data
                 "M": row["M"],
                 "n": len(frame),
                 "median": valid.median(),
-                "median 95% CI": median_interval(valid),
+                "median 95% CI": stats.median_interval_text(valid.to_numpy()),
                 "p90": valid.quantile(0.9),
                 "full docks": calls.get("docking", 0.0),
                 "capped docks": calls.get("docking_fast", 0.0),
@@ -341,17 +341,6 @@ def plot(summaries: dict[str, pd.DataFrame], path: Path) -> None:
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8, loc="lower right")
     save_figure(fig, path)
-
-
-def median_interval(values: pd.Series, draws: int = 2000, seed: int = 0) -> str:
-    """A bootstrap 95% interval of the median (percentile method)."""
-    data = values.to_numpy()
-    if len(data) < 2:
-        return ""
-    rng = np.random.default_rng(seed)
-    medians = np.median(rng.choice(data, size=(draws, len(data)), replace=True), axis=1)
-    low, high = np.quantile(medians, [0.025, 0.975])
-    return f"{low:.2f}-{high:.2f}"
 
 
 METHOD_NAMES = {"smc": "SMC", "svdd": "SVDD-PM", "plan": PLANS[0], "prescreen": PLANS[1], "surrogate": PLANS[2]}

@@ -23,6 +23,7 @@ import yaml
 
 from svdd_ray.errors import ConfigError
 from svdd_ray.plugins import domain_of_model
+from svdd_ray.protocol import FILLS
 from svdd_ray.samplers import METHODS, check_selection_plan, check_window, in_window
 from svdd_ray.sampling import sampler_options
 
@@ -110,6 +111,11 @@ class ValueConfig:
 
     ``guide`` (for ``dps``): a factory called as ``target(model, **options)`` that returns a
     differentiable value; it runs inside the denoiser actors.
+
+    ``fill`` (masked models): what the reward reads for a partly masked state - ``argmax`` (the
+    decoded argmax of ``x0_hat``, any model), ``sample`` (one completion drawn from ``x0_hat``),
+    ``soft`` (the ``x0_hat`` probabilities) or ``uniform`` (``1 / alphabet`` at masked positions);
+    ``soft`` and ``uniform`` need rewards that read probabilities (``reads_probabilities``).
     """
 
     RENAMED: ClassVar[dict[str, str]] = {"network_options": "network.options", "guide_options": "guide.options"}
@@ -119,9 +125,12 @@ class ValueConfig:
     checkpoint: str | None = None
     guide: PluginSpec | None = None
     network_steps: list = field(default_factory=lambda: [0.0, 1.0])
+    fill: str = "argmax"
 
     def check(self, path: str) -> None:
         _window(self, path, "network_steps")
+        if self.fill not in FILLS:
+            raise ConfigError(f"{path}.fill: must be one of {', '.join(FILLS)}, got {self.fill!r}")
         if self.kind not in ("pm", "mc"):
             raise ConfigError(f"{path}.kind: must be 'pm' or 'mc', got {self.kind!r}")
         if self.kind == "mc":

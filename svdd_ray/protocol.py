@@ -11,6 +11,12 @@ from torch import Tensor
 #: A soft value ``value(x, t) -> Tensor[n]``: higher is better; at ``t = 0`` it is the reward.
 Value = Callable[[Tensor, int], Tensor]
 
+#: How a PM value completes the positions a masked model has not revealed yet (``value.fill``).
+FILLS = ("argmax", "sample", "soft", "uniform")
+#: Fills whose objects are probabilities - float ``[length, alphabet]`` arrays, rows one-hot where
+#: revealed - which only rewards declaring ``reads_probabilities = True`` accept.
+PROBABILITY_FILLS = ("soft", "uniform")
+
 
 @runtime_checkable
 class Reward(Protocol):
@@ -25,6 +31,9 @@ class Reward(Protocol):
       (molecules key on canonical SMILES). An ordinary method; a function reward gets one with
       :func:`svdd_ray.rewards.keyed_by`. Without it, the key is the object's content.
     * ``close()``: release workers or files; called when the run ends.
+
+    A class attribute ``reads_probabilities = True`` declares that the reward also scores float
+    ``[length, alphabet]`` arrays of per-position probabilities (``value.fill: soft | uniform``).
     """
 
     def __call__(self, objects: list) -> Sequence[float]: ...

@@ -30,6 +30,7 @@ __all__ = [
     "content_key",
     "key_function",
     "keyed_by",
+    "reads_probabilities",
     "reward_function",
     "score_safely",
 ]
@@ -59,12 +60,23 @@ def content_key(obj: Any) -> str:
     return json.dumps(obj, sort_keys=True, default=str)
 
 
+def _declared(reward: Reward, name: str) -> Any:
+    """The reward's attribute ``name``, also through options bound by ``partial``; None if it has none."""
+    own = getattr(reward, name, None)
+    if own is None and isinstance(reward, functools.partial):
+        own = getattr(reward.func, name, None)
+    return own
+
+
 def key_function(reward: Reward) -> Callable[[Any], str]:
     """The reward's own ``canonical_key`` (also through options bound by ``partial``), else :func:`content_key`."""
-    own = getattr(reward, "canonical_key", None)
-    if own is None and isinstance(reward, functools.partial):
-        own = getattr(reward.func, "canonical_key", None)
-    return own or content_key
+    return _declared(reward, "canonical_key") or content_key
+
+
+def reads_probabilities(reward: Reward) -> bool:
+    """Whether the reward declares ``reads_probabilities = True``: it scores float ``[length, alphabet]``
+    arrays of per-position probabilities as well as decoded sequences (``value.fill: soft | uniform``)."""
+    return bool(_declared(reward, "reads_probabilities"))
 
 
 def canonical_key(reward: Reward, obj: Any) -> str:

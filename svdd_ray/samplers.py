@@ -8,6 +8,7 @@ local function, or reward actors on a cluster — is the driver's business, not 
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from collections.abc import Callable, Generator, Iterator, Sequence
 from typing import NamedTuple
@@ -205,6 +206,7 @@ def smc(
     generator: torch.Generator,
     ess_threshold: float = 1.0,
     resampling: str = "systematic",
+    population: str = "batch",
     select_every: int = 1,
     select_window: Sequence[float] = (0.0, 1.0),
 ) -> Sampler:
@@ -213,8 +215,12 @@ def smc(
     ``num_samples * num_candidates`` particles move by the pretrained proposal; at each selecting
     step (:func:`selection_plan`) and at the end they are scored, weights
     ``exp((v(x_now) - v(x_last scored)) / alpha)`` accumulate between resamplings, which happen
-    at selection steps when ESS < ``ess_threshold`` * particles (1.0: every time). The outputs
-    are ``num_samples`` draws from the final weighted particles.
+    at selection steps when ESS < ``ess_threshold`` * particles (1.0: every time).
+
+    ``population="batch"``: all particles form one population and the outputs are ``num_samples``
+    draws from it (designs may become copies of each other). ``"design"``: each output has its own
+    ``num_candidates`` particles, resampled only among themselves (ESS per design), and is one draw
+    from them: designs stay independent, like best-of-N's.
     """
     if alpha <= 0:
         raise ValueError("smc needs alpha > 0 (weights are exp(value / alpha))")
@@ -222,8 +228,13 @@ def smc(
         raise ValueError(f"ess_threshold must be in [0, 1], got {ess_threshold}")
     if resampling not in ("multinomial", "systematic"):
         raise ValueError(f"resampling must be 'multinomial' or 'systematic', got {resampling!r}")
+    if population not in ("batch", "design"):
+        raise ValueError(f"population must be 'batch' or 'design', got {population!r}")
     selecting = selection_plan(model.num_steps, select_every, select_window)[1] | {1}  # the end is always scored
     particles = num_samples * num_candidates
+    groups = num_samples if population == "design" else 1
+    size = particles // groups
+    offsets = (torch.arange(groups) * size).unsqueeze(1)  # [groups, 1]: each population's first particle
     x = model.sample_prior(particles, generator)
     if model.num_steps in selecting:
         values = yield ValueRequest(x, model.num_steps)
@@ -240,11 +251,61 @@ def smc(
             torch.isfinite(new_values), log_w + (new_values - previous) / alpha, torch.full_like(log_w, -torch.inf)
         )
         values = new_values
-        if t > 1 and (ess_threshold >= 1.0 or effective_sample_size(log_w) < ess_threshold * particles):
-            idx = resample(log_w, particles, resampling, generator)
-            x, values, log_w = x[idx.to(x.device)], values[idx], torch.zeros_like(log_w)
-    idx = resample(log_w, num_samples, resampling, generator)
+        if t == 1:
+            break
+        grouped = log_w.view(groups, size)
+        redo = torch.full((groups,), ess_threshold >= 1.0) | (effective_sample_size(grouped) < ess_threshold * size)
+        if bool(redo.any()):
+            drawn = resample(grouped, size, resampling, generator).cpu() + offsets
+            idx = torch.where(redo.unsqueeze(1).cpu(), drawn, torch.arange(particles).view(groups, size)).flatten()
+            x, values = x[idx.to(x.device)], values[idx]
+            log_w = torch.where(redo.unsqueeze(1), torch.zeros_like(grouped), grouped).flatten()
+    idx = (resample(log_w.view(groups, size), num_samples // groups, resampling, generator).cpu() + offsets).flatten()
     return x[idx.to(x.device)], values[idx]
+
+
+def refine(
+    model: DiffusionModel,
+    *,
+    num_samples: int,
+    num_candidates: int,
+    alpha: float,
+    generator: torch.Generator,
+    rounds: int = 4,
+    renoise_to: float = 0.25,
+    init: int = 1,
+) -> Sampler:
+    """Refinement of elites: re-noise each design, denoise it again, keep the better; rewards of clean samples only.
+
+    Each design starts as the best of ``init`` pretrained samples. Every round re-noises it
+    ``num_candidates`` times to step ``ceil(renoise_to * num_steps)`` (:meth:`renoise`: the forward
+    process; on a masked model that masks each position with probability ``renoise_to``), denoises
+    them with the pretrained model and scores them; the design becomes the best of itself and its
+    candidates (alpha = 0), or a draw from softmax(reward / alpha) over them. Reward calls per
+    design: ``init + rounds * num_candidates`` at most (repeats are cache hits in the engine).
+    """
+    if not hasattr(model, "renoise"):
+        raise TypeError(f"refine needs a model with renoise(); {type(model).__name__} has none")
+    for name, number in (("rounds", rounds), ("init", init)):
+        if isinstance(number, bool) or not isinstance(number, int) or number < (0 if name == "rounds" else 1):
+            raise ValueError(f"{name} must be an integer >= {0 if name == 'rounds' else 1}, got {number!r}")
+    if not isinstance(renoise_to, (int, float)) or not 0.0 < renoise_to <= 1.0:
+        raise ValueError(f"renoise_to must be in (0, 1] (a share of the reverse steps), got {renoise_to!r}")
+    x, rewards = yield from best_of_n(model, num_samples=num_samples, num_candidates=init, generator=generator)
+    start = max(1, math.ceil(renoise_to * model.num_steps))
+    rows = torch.arange(num_samples)
+    for _ in range(rounds):
+        candidates = model.renoise(x.repeat_interleave(num_candidates, dim=0), start, generator)
+        for t in range(start, 0, -1):
+            candidates = model.propose(candidates, t, generator)
+        values = yield ValueRequest(candidates, 0)
+        pool = torch.cat([rewards.view(num_samples, 1), values.view(num_samples, num_candidates)], dim=1)
+        pick = select_candidates(pool, alpha, generator).cpu()
+        keep = pick == 0
+        moved = (rows * num_candidates + (pick - 1).clamp_min(0)).to(candidates.device)
+        x = torch.where(keep.to(x.device).view(-1, *([1] * (x.dim() - 1))), x, candidates[moved])
+        rewards = pool[rows, pick]
+    return x, rewards
 
 
 def dps(
@@ -275,4 +336,5 @@ METHODS: dict[str, Callable[..., Sampler]] = {
     "smc": smc,
     "beam": beam,
     "dps": dps,
+    "refine": refine,
 }

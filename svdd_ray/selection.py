@@ -36,20 +36,26 @@ def top_k(values: Tensor, k: int) -> Tensor:
     return torch.topk(rankable(values), k, sorted=True).indices
 
 
-def effective_sample_size(log_weights: Tensor) -> float:
-    """``1 / sum(w^2)`` of the normalised weights."""
+def effective_sample_size(log_weights: Tensor) -> Tensor:
+    """``1 / sum(w^2)`` of the weights normalised over the last dim: a float for ``[n]``, ``[g]`` for ``[g, n]``."""
     w = normalized_weights(log_weights)
-    return float(1.0 / (w * w).sum())
+    return 1.0 / (w * w).sum(dim=-1)
 
 
 def resample(log_weights: Tensor, k: int, method: str, generator: torch.Generator) -> Tensor:
-    """Draw ``k`` particle indices in proportion to the weights (``multinomial`` or ``systematic``)."""
+    """Draw ``k`` particle indices in proportion to the weights (``multinomial`` or ``systematic``).
+
+    ``log_weights [n]`` gives ``[k]`` indices; ``[g, n]`` (g independent populations) gives ``[g, k]``
+    indices into each row.
+    """
     w = normalized_weights(log_weights).to(generator.device, torch.float64)
+    rows = w if w.dim() == 2 else w.unsqueeze(0)
     if method == "multinomial":
-        idx = torch.multinomial(w, k, replacement=True, generator=generator)
+        idx = torch.multinomial(rows, k, replacement=True, generator=generator)
     elif method == "systematic":
-        u = (torch.rand(1, generator=generator, device=w.device, dtype=w.dtype) + torch.arange(k, device=w.device)) / k
-        idx = torch.searchsorted(torch.cumsum(w, 0), u).clamp_max(w.numel() - 1)
+        u = torch.rand(len(rows), 1, generator=generator, device=w.device, dtype=w.dtype)
+        u = (u + torch.arange(k, device=w.device)) / k
+        idx = torch.searchsorted(torch.cumsum(rows, 1), u).clamp_max(rows.shape[1] - 1)
     else:
         raise ValueError(f"resampling must be 'multinomial' or 'systematic', got {method!r}")
-    return idx.to(log_weights.device)
+    return idx.view(w.shape[:-1] + (k,)).to(log_weights.device)

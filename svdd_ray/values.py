@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import hashlib
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch import Tensor, nn
 
-from svdd_ray.protocol import DiffusionModel, Reward
+from svdd_ray.protocol import FILLS, PROBABILITY_FILLS, DiffusionModel, Reward, Value
+from svdd_ray.rewards import reads_probabilities
 from svdd_ray.samplers import in_window, rollout
 from svdd_ray.sampling import as_values, make_generator
 
@@ -38,21 +42,63 @@ class SplitValue:
         return as_values(self.reward(self.objects(x, t)), len(x), source="reward")
 
 
+_FILL_METHODS = {"sample": "sample_x0", "soft": "x0_probabilities", "uniform": "x0_probabilities"}
+
+
+def check_fill(fill: str, model: DiffusionModel | None = None, rewards: dict[str, Reward] | None = None) -> None:
+    """Raise ValueError unless ``model`` can make ``fill`` and every reward in ``rewards`` can read it."""
+    if fill not in FILLS:
+        raise ValueError(f"must be one of {', '.join(FILLS)}, got {fill!r}")
+    method = _FILL_METHODS.get(fill)
+    if model is not None and method is not None and not hasattr(model, method):
+        raise ValueError(f"{fill!r} needs a masked model ({method}); {type(model).__name__} has none")
+    if fill in PROBABILITY_FILLS:
+        for name, reward in (rewards or {}).items():
+            if not reads_probabilities(reward):
+                raise ValueError(
+                    f"{fill!r} sends per-position probabilities, and reward {name!r} reads only decoded "
+                    "objects (a reward declares reads_probabilities = True to accept them)"
+                )
+
+
+def _content_generator(x: Tensor, t: int) -> torch.Generator:
+    """A generator seeded by the states' content, so a sampled fill is the same on every backend and replay."""
+    digest = hashlib.sha1(x.detach().cpu().numpy().tobytes() + str(t).encode()).digest()
+    return torch.Generator(device=x.device).manual_seed(int.from_bytes(digest[:8], "little") >> 1)
+
+
 @dataclass
 class PMValue(SplitValue):
-    """``v(x, t) = reward(decode(predict_x0(x, t)))``: the posterior-mean value of SVDD-PM."""
+    """``v(x, t) = reward(fill(x, t))``: the posterior-mean value of SVDD-PM.
+
+    ``fill`` says what the reward reads for a state at ``t >= 1`` (at ``t = 0`` always the decoded design):
+    ``argmax`` the decoded denoised prediction ``predict_x0`` (any model); on masked models ``sample``
+    one completion drawn from the model's ``x0`` distribution, ``soft`` that distribution itself and
+    ``uniform`` a uniform distribution at masked positions (both as float ``[length, alphabet]`` arrays
+    with one-hot rows where revealed, for rewards that declare ``reads_probabilities``).
+    """
 
     model: DiffusionModel
     reward: Reward | None
+    fill: str = "argmax"
 
     def objects(self, x: Tensor, t: int) -> list:
-        """The decoded denoised predictions that the reward scores."""
-        return self.model.decode(self.model.predict_x0(x, t))
+        """What the reward scores: the filled-in denoised predictions of states ``x`` at step ``t``."""
+        if t == 0 or self.fill == "argmax":
+            return self.model.decode(self.model.predict_x0(x, t))
+        if self.fill == "sample":
+            return self.model.decode(self.model.sample_x0(x, t, _content_generator(x, t)))
+        probs = self.model.x0_probabilities(x, t, self.fill).cpu().numpy()
+        return list(probs)
 
 
-def pm_value(model: DiffusionModel, reward: Reward) -> PMValue:
-    """The SVDD-PM value of ``reward`` under ``model``."""
-    return PMValue(model, reward)
+def pm_value(model: DiffusionModel, reward: Reward, fill: str = "argmax") -> PMValue:
+    """The SVDD-PM value of ``reward`` under ``model``, with masked positions filled by ``fill`` (:data:`FILLS`)."""
+    try:
+        check_fill(fill, model, {"reward": reward})
+    except ValueError as err:
+        raise ValueError(f"fill: {err}") from None
+    return PMValue(model, reward, fill)
 
 
 @dataclass
@@ -100,6 +146,57 @@ def collect_rollouts(
             ts.append(t[steps, cols].flatten())
             rs.append(final.cpu()[ok].expand_as(steps).flatten())
     return Rollouts(torch.cat(xs), torch.cat(ts), torch.cat(rs).float())
+
+
+def spearman(a: np.ndarray, b: np.ndarray) -> float:
+    """Spearman's rank correlation (average ranks for ties, non-finite pairs dropped); NaN if either is constant."""
+    import pandas as pd
+
+    keep = np.isfinite(a) & np.isfinite(b)
+    ra, rb = (pd.Series(v[keep]).rank().to_numpy() for v in (a, b))
+    if len(ra) < 2 or ra.std() == 0 or rb.std() == 0:
+        return math.nan
+    return float(np.corrcoef(ra, rb)[0, 1])
+
+
+def value_quality(
+    model: DiffusionModel, value: Value, *, num_rollouts: int, seed: int = 0, batch_size: int = 256
+) -> list[dict]:
+    """How well ``value`` ranks states by the reward their own pretrained rollout ends with, step by step.
+
+    Runs ``num_rollouts`` pretrained rollouts; for each step ``t`` (the states ``x_t``, ``t`` from
+    ``num_steps`` to 1) returns the Spearman correlation between ``value(x_t, t)`` and the final
+    reward ``value(x_0, 0)``, the values' spread, and the share of the reverse process done. Where the
+    correlation is near 0, selecting by this value is selecting at random (plus the value's bias), so
+    a selection window should start where it rises. Rollouts with an invalid final reward are left out.
+    """
+    generator = make_generator(seed, getattr(model, "device", "cpu"))
+    steps: dict[int, list[Tensor]] = {}
+    finals = []
+    with torch.no_grad():
+        for start in range(0, num_rollouts, batch_size):
+            n = min(batch_size, num_rollouts - start)
+            for t, x in rollout(model, n, generator):
+                scored = as_values(value(x, t), n, source="value")
+                if t == 0:
+                    finals.append(scored)
+                else:
+                    steps.setdefault(t, []).append(scored)
+    final = torch.cat(finals)
+    ok = torch.isfinite(final)
+    rows = []
+    for t in sorted(steps, reverse=True):
+        values = torch.cat(steps[t])[ok]
+        rows.append(
+            {
+                "t": t,
+                "done": (model.num_steps - t) / model.num_steps,
+                "spearman": spearman(values.numpy(), final[ok].numpy()),
+                "value_sd": float(values[torch.isfinite(values)].std()),
+                "rollouts": int(ok.sum()),
+            }
+        )
+    return rows
 
 
 class StandardisedOutput:

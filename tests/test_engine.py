@@ -18,12 +18,15 @@ def run(config):
     return engine.run(config)[1]
 
 
-@pytest.mark.parametrize("method", ["svdd", "smc", "best_of_n"])
-def test_local_and_ray_give_identical_samples_whatever_the_parallelism(ray_session, tmp_path, method):
-    run(small_config(tmp_path / "local", method=method))
+@pytest.mark.parametrize(
+    "method, options",
+    [("svdd", {}), ("smc", {}), ("smc", {"population": "design"}), ("best_of_n", {}), ("refine", {"rounds": 2})],
+)
+def test_local_and_ray_give_identical_samples_whatever_the_parallelism(ray_session, tmp_path, method, options):
+    run(small_config(tmp_path / "local", method=method, options=options))
     expected = read_samples(tmp_path / "local")[SAMPLE_COLUMNS]
     for i, (actors, inflight) in enumerate([(1, 1), (2, 4)]):
-        config = small_config(tmp_path / f"ray{i}", backend="ray", method=method)
+        config = small_config(tmp_path / f"ray{i}", backend="ray", method=method, options=options)
         with_resources(config, denoiser_actors=actors, max_inflight_batches=inflight)
         run(config)
         pd.testing.assert_frame_equal(read_samples(tmp_path / f"ray{i}")[SAMPLE_COLUMNS], expected)

@@ -64,6 +64,24 @@ def test_smc_with_adaptive_resampling_approaches_the_target(toy):
     assert tv(toy.empirical(out.x0), toy.target(1.0)) < 0.03
 
 
+def test_smc_per_design_resamples_only_within_each_design(toy):
+    """One particle per design: nothing to resample among, so the designs are the prior's draws, while the
+    same particles as one population follow the target (the test above)."""
+    out = svdd_ray.sample(
+        toy.model, toy.exact_value(1.0), method="smc", num_samples=N, alpha=1.0, seed=3, population="design"
+    )
+    assert tv(toy.empirical(out.x0), toy.p_pre) < 0.03
+
+
+@pytest.mark.parametrize("resampling", ["systematic", "multinomial"])
+def test_smc_per_design_with_many_particles_approaches_the_target(toy, resampling):
+    out = svdd_ray.sample(
+        toy.model, toy.exact_value(1.0), method="smc", num_samples=N // 4, num_candidates=16, alpha=1.0, seed=6,
+        resampling=resampling, population="design", ess_threshold=0.5,
+    )  # fmt: skip
+    assert tv(toy.empirical(out.x0), toy.target(1.0)) < 0.04
+
+
 def test_svdd_alpha_zero_concentrates_on_the_best_string(toy):
     best = torch.where(toy.p_pre > 0, toy.reward, -torch.inf).argmax()
     assert toy.p_pre[best] < 0.1
@@ -174,3 +192,56 @@ def test_four_letter_samplers_match_their_exact_targets(acgt_toy, method):
     )
     assert int(out.x0.max()) <= 3
     assert tv(acgt_toy.empirical(out.x0), target) < 0.04
+
+
+def test_masked_renoise_masks_each_position_with_probability_t_over_T(toy):
+    x0 = toy.strings[toy.p_pre.multinomial(20_000, replacement=True, generator=torch.Generator().manual_seed(0))]
+    for t in (1, 2, 3):
+        x = toy.model.renoise(x0, t, torch.Generator().manual_seed(t))
+        masked = x == toy.model.mask_id
+        assert abs(masked.double().mean().item() - t / toy.model.num_steps) < 0.01
+        assert torch.equal(x[~masked], x0[~masked])
+
+
+def test_refine_without_rounds_is_best_of_init(toy):
+    kwargs = dict(num_samples=500, num_candidates=4, seed=7)
+    refined = svdd_ray.sample(toy.model, toy.exact_value(0.0), method="refine", rounds=0, init=4, **kwargs)
+    best = svdd_ray.sample(toy.model, toy.exact_value(0.0), method="best_of_n", **kwargs)
+    assert torch.equal(refined.x0, best.x0) and torch.equal(refined.rewards, best.rewards)
+    assert refined.value_calls == best.value_calls == 2000
+
+
+def test_greedy_refinement_never_loses_and_finds_the_best_string(toy):
+    """Each round draws after the earlier ones, so k + 1 rounds extend k rounds' run: per design the reward
+    never falls, the rewards are those of the returned strings, and the rare best string takes over."""
+    best = torch.where(toy.p_pre > 0, toy.reward, -torch.inf).argmax()
+    runs = [
+        svdd_ray.sample(
+            toy.model,
+            toy.exact_value(0.0),
+            method="refine",
+            num_samples=2000,
+            num_candidates=2,
+            seed=1,
+            rounds=rounds,
+            renoise_to=0.5,
+        )  # fmt: skip
+        for rounds in (0, 1, 2, 8)
+    ]
+    for before, after in zip(runs, runs[1:]):
+        assert (after.rewards >= before.rewards).all()
+    for run, rounds in zip(runs, (0, 1, 2, 8)):
+        assert torch.equal(run.rewards, toy.reward[toy.string_index(run.x0)])
+        assert run.value_calls == 2000 * (1 + 2 * rounds)
+    share = [(toy.string_index(run.x0) == best).double().mean().item() for run in runs]
+    assert share[0] < 0.1 and share[-1] > 0.6
+
+
+def test_refine_refuses_bad_options(toy):
+    for options, message in [
+        ({"rounds": -1}, "rounds must be an integer >= 0"),
+        ({"init": 0}, "init must be an integer >= 1"),
+        ({"renoise_to": 0.0}, r"renoise_to must be in \(0, 1\]"),
+    ]:
+        with pytest.raises(ValueError, match=message):
+            svdd_ray.sample(toy.model, toy.exact_value(0.0), method="refine", num_samples=2, **options)

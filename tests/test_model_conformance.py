@@ -70,6 +70,15 @@ def test_proposals_are_random_but_reproducible_under_a_seed(model):
     assert not torch.equal(a[-1], c[-1])
 
 
+def test_renoise_goes_back_to_any_step_reproducibly(model):
+    x0 = chain(model, 16, seed=0)[-1]
+    for t in (1, model.num_steps):
+        a, b = model.renoise(x0, t, gen(5)), model.renoise(x0, t, gen(5))
+        assert a.shape == x0.shape and torch.equal(a, b)
+        assert t == model.num_steps or not torch.equal(a, model.renoise(x0, t, gen(6)))  # masked: all masked at T
+        assert model.propose(a, t, gen(0)).shape == x0.shape
+
+
 def test_decode_gives_one_object_per_row(model):
     assert len(model.decode(chain(model, 3, seed=0)[-1])) == 3
 

@@ -20,6 +20,8 @@ import pandas as pd
 
 __all__ = ["DnaPlan", "METHODS", "run_plan", "evaluate_runs", "reference_rows", "render"]
 
+#: Refinement of elites: the best of ``init`` pretrained designs, then ``rounds`` of 4 re-masked (10%) copies.
+REFINE = "run.options={{init: {init}, rounds: {rounds}, renoise_to: 0.1}}"
 #: method label -> config overrides. Budgets are stated in reward calls per design (measured).
 METHODS: dict[str, list[str]] = {
     "pretrained": ["run.method=pretrained", "run.num_candidates=1"],
@@ -37,6 +39,27 @@ METHODS: dict[str, list[str]] = {
     "svdd M=4": ["run.method=svdd", "run.num_candidates=4"],
     "svdd M=8": ["run.method=svdd", "run.num_candidates=8"],
     "svdd M=4 alpha=1": ["run.method=svdd", "run.num_candidates=4", "run.alpha=1.0"],
+    "svdd M=4 soft": ["run.method=svdd", "run.num_candidates=4", "value.fill=soft"],
+    "svdd M=4 uniform": ["run.method=svdd", "run.num_candidates=4", "value.fill=uniform"],
+    "smc M=8 per design soft every 2": [
+        "run.method=smc",
+        "run.num_candidates=8",
+        "run.alpha=0.3",
+        "value.fill=soft",
+        "run.options={population: design, select_every: 2, ess_threshold: 0.5}",
+    ],
+    "smc M=8 per design soft": [
+        "run.method=smc",
+        "run.num_candidates=8",
+        "run.alpha=0.2",
+        "value.fill=soft",
+        "run.options={population: design}",
+    ],
+    "best_of_n N=100": ["run.method=best_of_n", "run.num_candidates=100"],
+    "refine N=4 R=4 M=4": ["run.method=refine", "run.num_candidates=4", REFINE.format(init=4, rounds=4)],
+    "refine N=4 R=12 M=4": ["run.method=refine", "run.num_candidates=4", REFINE.format(init=4, rounds=12)],
+    "refine N=4 R=24 M=4": ["run.method=refine", "run.num_candidates=4", REFINE.format(init=4, rounds=24)],
+    "refine N=8 R=48 M=4": ["run.method=refine", "run.num_candidates=4", REFINE.format(init=8, rounds=48)],
     "svdd_mc M=4": [
         "run.method=svdd",
         "run.num_candidates=4",
@@ -130,6 +153,7 @@ class Judge:
     def row(self, sequences: list[str], guided: np.ndarray | None = None) -> dict[str, float]:
         from svdd_ray.dna.data import encode
         from svdd_ray.dna.metrics import diversity, gc_content, kmer_correlation, prior_nll
+        from svdd_ray.stats import median_interval_text
 
         tokens = encode(sequences)
         guided = np.asarray(self.guide(sequences) if guided is None else guided, dtype=float)
@@ -139,6 +163,7 @@ class Judge:
             "reward_median": float(np.median(guided)),
             "reward_p90": float(np.percentile(guided, 90)),
             "oracle_median": float(np.median(oracle)),
+            "oracle_ci": median_interval_text(oracle),
             "motif_hit_rate": float((np.asarray(self.motifs.hits(sequences)) > 0).mean()),
             "kmer3_r": kmer_correlation(tokens, self.natural, 3),
             "kmer6_r": kmer_correlation(tokens, self.natural, 6),
@@ -152,7 +177,7 @@ def evaluate_runs(plan: DnaPlan, judge: Judge) -> pd.DataFrame:
     """One row per method: the metrics of all its seeds' designs pooled, plus calls and wall time per design."""
     rows = []
     for method in plan.methods:
-        frames, calls, wall, samples = [], 0, 0.0, 0
+        frames, calls, wall, samples, candidates = [], 0, 0.0, 0, None
         for seed in plan.seeds:
             path = plan.run_dir(method, seed)
             if not (path / "_manifest.json").is_file():
@@ -163,12 +188,17 @@ def evaluate_runs(plan: DnaPlan, judge: Judge) -> pd.DataFrame:
             calls += totals.get("reward_calls", 0)
             wall += totals.get("wall_time_s", 0.0)
             samples += len(frame)
+            candidates = manifest["config"]["run"]["num_candidates"]
         if not frames:
             continue
         pooled = pd.concat(frames)
         row = judge.row(pooled["object"].tolist(), pooled["reward"].to_numpy())
         row.update(
-            method=method, seeds=len(frames), calls_per_design=calls / samples, seconds_per_design=wall / samples
+            method=method,
+            seeds=len(frames),
+            candidates=candidates,
+            calls_per_design=calls / samples,
+            seconds_per_design=wall / samples,
         )
         rows.append(row)
     return pd.DataFrame(rows)
@@ -190,10 +220,12 @@ COLUMNS = [
     ("method", "method", None),
     ("n", "designs", "{:.0f}"),
     ("seeds", "seeds", "{:.0f}"),
+    ("candidates", "M (paper's axis)", "{:.0f}"),
     ("calls_per_design", "reward calls / design", "{:.1f}"),
     ("reward_median", "guided reward median", "{:.2f}"),
     ("reward_p90", "guided p90", "{:.2f}"),
     ("oracle_median", "oracle median", "{:.2f}"),
+    ("oracle_ci", "oracle median 95% CI", None),
     ("motif_hit_rate", "liver-motif hit rate", "{:.2f}"),
     ("kmer3_r", "3-mer r", "{:.3f}"),
     ("kmer6_r", "6-mer r", "{:.3f}"),

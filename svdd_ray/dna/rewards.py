@@ -20,11 +20,14 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 
+import numpy as np
 import torch
 from torch import Tensor
 
+from svdd_ray.rewards import content_key
+
 from .classifier import load_classifier
-from .data import CELL_TYPES, SEQ_LEN, encode, one_hot
+from .data import ALPHABET, CELL_TYPES, SEQ_LEN, encode, one_hot
 
 __all__ = ["HepG2Specificity", "HepG2Oracle", "HepG2Guide", "hepg2_guide", "specificity"]
 
@@ -33,6 +36,16 @@ def _cell_index(cell: str) -> int:
     if cell not in CELL_TYPES:
         raise ValueError(f"cell must be one of {', '.join(CELL_TYPES)}, got {cell!r}")
     return CELL_TYPES.index(cell)
+
+
+def probabilities(array: np.ndarray, field: str) -> np.ndarray:
+    """Check a per-base probability array (``[200, 4]``, rows summing to 1) and return it as float32."""
+    if array.shape != (SEQ_LEN, len(ALPHABET)):
+        raise ValueError(f"{field}: probabilities must have shape ({SEQ_LEN}, {len(ALPHABET)}), got {array.shape}")
+    array = array.astype(np.float32, copy=False)
+    if not np.isfinite(array).all() or (array < 0).any() or not np.allclose(array.sum(axis=1), 1.0, atol=1e-3):
+        raise ValueError(f"{field}: probabilities must be finite, >= 0 and sum to 1 per position")
+    return array
 
 
 def specificity(logits: Tensor, target: int) -> Tensor:
@@ -55,6 +68,8 @@ class HepG2Specificity:
 
     #: which classifier (see :func:`svdd_ray.dna.classifier.load_classifier`)
     kind = "guide"
+    #: also scores ``[200, 4]`` per-base probabilities (``value.fill: soft | uniform``)
+    reads_probabilities = True
 
     def __init__(
         self,
@@ -79,23 +94,28 @@ class HepG2Specificity:
         return f"{type(self).__name__}(cell={self.cell!r}, device='{self.device}')"
 
     def canonical_key(self, seq) -> str:
-        """The upper-case sequence (the classifier reads either case the same)."""
-        return seq.upper() if isinstance(seq, str) else str(seq)
+        """The upper-case sequence (the classifier reads either case the same); a probability array's content digest."""
+        return seq.upper() if isinstance(seq, str) else content_key(seq)
 
     def score_onehot(self, x: Tensor) -> Tensor:
         """Differentiable specificity of one-hot ``x [n, 4, L]`` (any float weights) -> ``[n]``."""
         logits = self.classifier(x.to(self.device, torch.float32))
         return specificity(logits, self.target).to(x.device)
 
-    def __call__(self, sequences: Sequence[str]) -> list[float]:
+    def __call__(self, sequences: Sequence[str | np.ndarray]) -> list[float]:
+        """Score ``ACGT`` strings, or per-base probability arrays ``[200, 4]`` (a PM value's soft fill)."""
         if isinstance(sequences, str):
             raise ValueError(f"{self._field}: expected a list of sequences, got one string")
-        tokens = encode(list(sequences), length=SEQ_LEN, field=self._field)
+        sequences = list(sequences)
+        if sequences and all(isinstance(s, np.ndarray) for s in sequences):
+            rows = [probabilities(s, f"{self._field}[{i + 1}]") for i, s in enumerate(sequences)]
+            x = torch.from_numpy(np.stack(rows)).transpose(1, 2)
+        else:
+            x = one_hot(encode(sequences, length=SEQ_LEN, field=self._field))
         out: list[float] = []
         with torch.no_grad():
-            for start in range(0, len(tokens), self.batch_size):
-                x = one_hot(tokens[start : start + self.batch_size])
-                out.extend(self.score_onehot(x).cpu().tolist())
+            for start in range(0, len(x), self.batch_size):
+                out.extend(self.score_onehot(x[start : start + self.batch_size]).cpu().tolist())
         return [float(v) for v in out]
 
     def guide(self, model, mask_fill: str = "x0") -> HepG2Guide:

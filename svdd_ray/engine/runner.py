@@ -20,7 +20,7 @@ from svdd_ray.errors import ConfigError
 from svdd_ray.protocol import DiffusionModel
 from svdd_ray.samplers import Sampler
 from svdd_ray.sampling import as_values, batch_seed, make_generator, make_sampler
-from svdd_ray.values import MCValue, PMValue, SplitValue, ValueNetwork, load_value_network
+from svdd_ray.values import MCValue, PMValue, SplitValue, ValueNetwork, check_fill, load_value_network
 
 
 @dataclass
@@ -62,8 +62,12 @@ def build_model(config: Config) -> DiffusionModel:
 def build_value(config: Config, model: DiffusionModel) -> SplitValue:
     """The value plan: PM (all rewards remote) or MC (value network here, reward at t = 0)."""
     value = config.value
+    try:
+        check_fill(value.fill, model)
+    except ValueError as err:
+        raise ConfigError(f"value.fill: {err}") from None
     if value.kind == "pm":
-        return PMValue(model, reward=None)
+        return PMValue(model, reward=None, fill=value.fill)
     net = plugins.build("value network", value.network.target, value.network.options, key="value.network.target")
     if not isinstance(net, torch.nn.Module):
         raise ConfigError(f"value.network.target: {value.network.target!r} built a {type(net).__name__}, not a module")
@@ -73,7 +77,7 @@ def build_value(config: Config, model: DiffusionModel) -> SplitValue:
         first = (str(err).strip().splitlines() or [type(err).__name__])[0]
         raise ConfigError(f"value.checkpoint: {value.checkpoint} does not load into the network ({first})") from None
     device = getattr(model, "device", torch.device("cpu"))
-    return MCValue(model, reward=None, value_net=value_net.to(device).eval(), window=tuple(value.network_steps))
+    return MCValue(model, None, value.fill, value_net=value_net.to(device).eval(), window=tuple(value.network_steps))
 
 
 def build_guide(config: Config, model: DiffusionModel):

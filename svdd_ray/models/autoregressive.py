@@ -112,6 +112,12 @@ class LeftToRightDiffusion(nn.Module):
         """Number of positions revealed in states at step ``t``."""
         return min(self.seq_len, (self.num_steps - t) * self.block_size)
 
+    def renoise(self, x0: Tensor, t: int, generator: torch.Generator) -> Tensor:
+        """The state at step ``t`` on the way to ``x0``: its first ``revealed(t)`` tokens, the rest masked."""
+        out = x0.clone()
+        out[:, self.revealed(t) :] = self.mask_id
+        return out
+
     def sample_prior(self, n: int, generator: torch.Generator) -> Tensor:
         return torch.full((n, self.seq_len), self.mask_id, dtype=torch.long, device=self.device)
 

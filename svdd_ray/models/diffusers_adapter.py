@@ -191,6 +191,12 @@ class DiffusersModel(nn.Module):
         )
         return out.prev_sample
 
+    def renoise(self, x0: Tensor, t: int, generator: torch.Generator) -> Tensor:
+        """``x_t ~ q(x_t | x0)`` at step ``t``: the scheduler's ``add_noise`` with noise drawn from ``generator``."""
+        noise = torch.randn(x0.shape, generator=generator, device=generator.device, dtype=torch.float32)
+        timesteps = torch.full((x0.shape[0],), self.timestep(t), device=x0.device, dtype=torch.long)
+        return self.scheduler.add_noise(x0, noise.to(x0.device, x0.dtype), timesteps)
+
     def guided_propose(self, x: Tensor, t: int, generator: torch.Generator, guide: Callable, scale: float) -> Tensor:
         """DPS: the proposal shifted by ``scale * d guide(x_t, t) / d x_t``."""
         return self.propose(x, t, generator) + scale * value_gradient(guide, x, t)

@@ -100,6 +100,12 @@ class GaussianDiffusion(nn.Module):
             eps = (x - abar.sqrt() * x0) / (1 - abar).sqrt()
         return x0, eps
 
+    def renoise(self, x0: Tensor, t: int, generator: torch.Generator) -> Tensor:
+        """``x_t ~ q(x_t | x0) = N(sqrt(abar_t) x0, (1 - abar_t) I)`` (the forward process)."""
+        abar = self.alpha_bar[t]
+        noise = torch.randn(x0.shape, generator=generator, device=x0.device, dtype=x0.dtype)
+        return abar.sqrt() * x0 + (1 - abar).sqrt() * noise
+
     def predict_x0(self, x: Tensor, t: int) -> Tensor:
         """Tweedie's estimate ``E[x0 | x_t]`` from the predicted noise (``t = 0``: ``x``)."""
         return x if t == 0 else self._x0_and_eps(x, t)[0]

@@ -91,6 +91,36 @@ class MaskedDiffusion(nn.Module):
         guess = self.x0_logits(x, t).argmax(dim=-1)
         return torch.where(x == self.mask_id, guess, x)
 
+    def x0_probabilities(self, x: Tensor, t: int, fill: str = "soft") -> Tensor:
+        """Per-position distributions over the clean tokens, ``[n, seq_len, vocab_size]`` (float32).
+
+        Revealed positions are one-hot; masked ones hold the model's ``x0`` distribution at step
+        ``t`` (``fill="soft"``) or ``1 / vocab_size`` each (``fill="uniform"``, no network call).
+        """
+        if fill not in ("soft", "uniform"):
+            raise ValueError(f"fill must be 'soft' or 'uniform', got {fill!r}")
+        masked = (x == self.mask_id).unsqueeze(-1)
+        revealed = F.one_hot(torch.where(masked.squeeze(-1), 0, x), self.vocab_size).float()
+        if t == 0 or not bool(masked.any()):
+            return revealed
+        if fill == "uniform":
+            guess = torch.full_like(revealed, 1.0 / self.vocab_size)
+        else:
+            guess = torch.softmax(self.x0_logits(x, t).float(), dim=-1)
+        return torch.where(masked, guess, revealed)
+
+    def renoise(self, x0: Tensor, t: int, generator: torch.Generator) -> Tensor:
+        """``x_t ~ q(x_t | x0)``: each position masked with probability ``t / num_steps`` (the forward process)."""
+        masked = torch.rand(x0.shape, generator=generator, device=x0.device) < t / self.num_steps
+        return torch.where(masked, torch.full_like(x0, self.mask_id), x0)
+
+    def sample_x0(self, x: Tensor, t: int, generator: torch.Generator) -> Tensor:
+        """One completion of each row: masked positions drawn independently from the model's ``x0`` distribution."""
+        if t == 0:
+            return x
+        probs = self.x0_probabilities(x, t, "soft")
+        return self._draw(probs, generator)
+
     def decode(self, x0: Tensor) -> list:
         if self.decoder is not None:
             return self.decoder(x0)

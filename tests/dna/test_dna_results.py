@@ -1,5 +1,7 @@
 """The DNA results plan: every method's overrides make a valid run config; the table renders."""
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -54,5 +56,6 @@ def test_the_results_job_end_to_end_at_a_tiny_size(tmp_path, monkeypatch, load_j
         "| natural HepG2, top 10% by oracle",
     ]
     pretrained = rows[1].split(" | ")
-    assert pretrained[1:4] == ["4", "1", "1.0"]  # designs, seeds, one reward call per design
+    assert pretrained[1:5] == ["4", "1", "1", "1.0"]  # designs, seeds, M, one reward call per design
+    assert re.fullmatch(r"-?\d+\.\d\d--?\d+\.\d\d", pretrained[8])  # the oracle median's bootstrap interval
     assert (tmp_path / "docs" / "dna_tradeoff.png").stat().st_size > 1000

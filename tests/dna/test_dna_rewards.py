@@ -85,6 +85,36 @@ def test_bad_input_names_the_row(tiny_checkpoint, bad, match):
         reward(random_sequences(1) + bad)
 
 
+def test_probabilities_score_like_the_sequences_they_put_all_weight_on(tiny_checkpoint):
+    """A soft PM value's objects: one-hot rows score as the sequence; mixed rows score in between."""
+    reward = HepG2Specificity(checkpoint=tiny_checkpoint, batch_size=3)
+    seqs = random_sequences(5)
+    onehot = [np.eye(4, dtype=np.float32)[row] for row in data.encode(seqs)]
+    assert reward(onehot) == pytest.approx(reward(seqs), abs=1e-5)
+    half = [(a + b) / 2 for a, b in zip(onehot, onehot[1:] + onehot[:1])]
+    expected = reward.score_onehot(torch.from_numpy(np.stack(half)).transpose(1, 2))
+    assert reward(half) == pytest.approx(expected.tolist(), abs=1e-5)
+    keys = {reward.canonical_key(a) for a in onehot + half}
+    assert len(keys) == 10 and reward.canonical_key(onehot[0].copy()) == reward.canonical_key(onehot[0])
+
+
+@pytest.mark.parametrize(
+    "bad, match",
+    [
+        (
+            np.full((199, 4), 0.25, np.float32),
+            r"sequence\[2\]: probabilities must have shape \(200, 4\), got \(199, 4\)",
+        ),
+        (np.full((200, 4), 0.5, np.float32), r"sequence\[2\]: probabilities must be finite, >= 0 and sum to 1"),
+        (np.full((200, 4), np.nan, np.float32), r"sequence\[2\]: probabilities must be finite"),
+    ],
+)
+def test_bad_probabilities_name_the_row(tiny_checkpoint, bad, match):
+    good = np.full((200, 4), 0.25, np.float32)
+    with pytest.raises(ValueError, match=match):
+        HepG2Specificity(checkpoint=tiny_checkpoint)([good, bad])
+
+
 def test_bad_options(tiny_checkpoint):
     with pytest.raises(ValueError, match="one string"):
         HepG2Specificity(checkpoint=tiny_checkpoint)("A" * 200)
