@@ -8,6 +8,8 @@ For every target of ``svdd_ray.rna.targets`` (length L, T = L // 2 reverse steps
   best-of-N for every N <= M * T are read (the first N of each group of M * T, so they nest);
 * SVDD-PM with M candidates per step; SVDD-PM with 4M candidates selecting every 4th step
   (the same nominal calls); SMC with M particles per design (alpha = 1 bp); beam search (M);
+  refinement of elites (the best of M pretrained designs, then T - 1 rounds of M copies with 5% of
+  positions re-masked and redrawn, keeping the best: M * T calls);
 * ViennaRNA's RNAinverse (``RNA.inverse_fold``) from uniform random starts, restarted until the
   design folds into the target or its CPU time reaches that of M * T folds of a random sequence
   of length L (RNAinverse folds substructures inside C code and cannot be counted call by call,
@@ -47,11 +49,13 @@ GUIDED = {
     "SVDD-PM 4M, every 4": ("svdd", 4, 0.0, 0.0, {"select_every": 4}, "shared"),
     "SMC": ("smc", 1, 1.0, 0.02, {}, "shared"),
     "beam": ("beam", 1, 0.0, 0.0, {}, "shared"),
+    # the best of M pretrained designs, then T - 1 rounds of M copies with 5% of positions re-masked: M * T calls
+    "refine": ("refine", 1, 0.0, 0.0, {"renoise_to": 0.05}, "shared"),
 }
 ABLATION = {f"SVDD-PM ({c})": ("svdd", 1, 0.0, 0.0, {}, c) for c in ("sample", "unpaired", "argmax")}
 ABLATION_TARGETS = ("hairpin30", "two_hairpins50", "stability")
 STABILITY_LENGTH = 50
-STABILITY_METHODS = ("SVDD-PM", "SVDD-PM 4M, every 4", "SMC")
+STABILITY_METHODS = ("SVDD-PM", "SVDD-PM 4M, every 4", "SMC", "refine")
 
 
 def steps_for(length: int) -> int:
@@ -316,6 +320,8 @@ def main() -> None:
         if not args.skip_ablation and target in ABLATION_TARGETS:
             guided.update(ABLATION)
         for name, (method, factor, alpha_s, alpha_e, options, completion) in guided.items():
+            if method == "refine":
+                options = {**options, "init": m * factor, "rounds": steps - 1}
             points.append(
                 {**common, "name": name, "method": method, "m": m * factor,
                  "alpha": alpha_e if target == "stability" else alpha_s, "options": options,

@@ -97,6 +97,23 @@ def diversity(tokens, max_pairs: int = 20_000, seed: int = 0) -> float:
     return float((array[i] != array[j]).mean())
 
 
+def nearest_identity(tokens, reference, chunk: int = 256) -> np.ndarray:
+    """For each sequence, the largest share of positions it shares with any ``reference`` sequence, on either
+    strand (1.0: a copy; about 0.4 for unrelated sequences). Near-copies of the training data sit near 1."""
+    from svdd_ray.dna.data import reverse_complement
+
+    array = _tokens(tokens)
+    ref = _tokens(reference)
+    ref = np.concatenate([ref, reverse_complement(ref)])
+    ref_hot = torch.nn.functional.one_hot(torch.from_numpy(ref.astype(np.int64)), 4).flatten(1).float()
+    out = []
+    for start in range(0, len(array), chunk):
+        rows = torch.from_numpy(array[start : start + chunk].astype(np.int64))
+        hot = torch.nn.functional.one_hot(rows, 4).flatten(1).float()
+        out.append((hot @ ref_hot.T).amax(dim=1).double() / array.shape[1])  # whole counts: exact
+    return torch.cat(out).numpy() if out else np.zeros(0)
+
+
 def uniqueness(tokens) -> float:
     """Fraction of distinct sequences."""
     array = _tokens(tokens)

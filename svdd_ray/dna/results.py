@@ -20,6 +20,8 @@ import pandas as pd
 
 __all__ = ["DnaPlan", "METHODS", "run_plan", "evaluate_runs", "reference_rows", "render"]
 
+#: A design sharing at least this share of positions with a training site (either strand) is a near-copy.
+NEAR_COPY = 0.9
 #: Refinement of elites: the best of ``init`` pretrained designs, then ``rounds`` of 4 re-masked (10%) copies.
 REFINE = "run.options={{init: {init}, rounds: {rounds}, renoise_to: 0.1}}"
 #: method label -> config overrides. Budgets are stated in reward calls per design (measured).
@@ -145,6 +147,7 @@ class Judge:
 
         test = load_sites("test")
         self.natural = test.tokens[test.cell == 0]
+        self.training = load_sites("training").tokens
         self.guide = HepG2Specificity()
         self.oracle = HepG2Oracle()
         self.motifs = LiverMotifs()
@@ -152,7 +155,7 @@ class Judge:
 
     def row(self, sequences: list[str], guided: np.ndarray | None = None) -> dict[str, float]:
         from svdd_ray.dna.data import encode
-        from svdd_ray.dna.metrics import diversity, gc_content, kmer_correlation, prior_nll
+        from svdd_ray.dna.metrics import diversity, gc_content, kmer_correlation, nearest_identity, prior_nll
         from svdd_ray.stats import median_interval_text
 
         tokens = encode(sequences)
@@ -169,6 +172,7 @@ class Judge:
             "kmer6_r": kmer_correlation(tokens, self.natural, 6),
             "nll": prior_nll(self.prior, tokens, draws=2),
             "diversity": diversity(tokens),
+            "near_copies": float((nearest_identity(tokens, self.training) >= NEAR_COPY).mean()),
             "gc": float(gc_content(tokens).mean()),
         }
 
@@ -231,6 +235,7 @@ COLUMNS = [
     ("kmer6_r", "6-mer r", "{:.3f}"),
     ("nll", "NLL (nats/base)", "{:.3f}"),
     ("diversity", "diversity", "{:.3f}"),
+    ("near_copies", "near-copies of training", "{:.2f}"),
     ("gc", "GC", "{:.3f}"),
     ("seconds_per_design", "s / design", "{:.2f}"),
 ]

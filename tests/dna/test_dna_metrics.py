@@ -50,3 +50,17 @@ def test_evaluate_against_itself():
 def test_bad_shape_is_refused():
     with pytest.raises(ValueError, match=r"expected \[n, L\] DNA tokens"):
         metrics.gc_content(np.zeros(5))
+
+
+def test_nearest_identity_finds_copies_on_either_strand():
+    from svdd_ray.dna.data import reverse_complement
+    from svdd_ray.dna.metrics import nearest_identity
+
+    rng = np.random.default_rng(0)
+    reference = rng.integers(0, 4, (50, 200))
+    mutated = reference[7].copy()
+    mutated[:20] = (mutated[:20] + 1) % 4  # 10% of positions changed
+    designs = np.stack([reference[3], reverse_complement(reference[5:6])[0], mutated, rng.integers(0, 4, 200)])
+    identity = nearest_identity(designs, reference, chunk=3)
+    assert identity[:3].tolist() == [1.0, 1.0, 0.9]
+    assert 0.3 < identity[3] < 0.5  # unrelated: about 1/4 per position, the best of 100 a little more
