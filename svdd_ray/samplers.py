@@ -17,7 +17,7 @@ import torch
 from torch import Tensor
 
 from svdd_ray.protocol import DiffusionModel
-from svdd_ray.selection import effective_sample_size, resample, select_candidates, top_k
+from svdd_ray.selection import effective_sample_size, rankable, resample, select_candidates, top_k
 
 
 class ValueRequest(NamedTuple):
@@ -308,6 +308,122 @@ def refine(
     return x, rewards
 
 
+def _denoise(model: DiffusionModel, x: Tensor, steps: Tensor, generator: torch.Generator, moves: int = 0) -> Tensor:
+    """Move each row of ``x``, a state at its own step ``steps[i]``, by the pretrained model: ``moves`` steps, or
+    down to step 0 when ``moves`` is 0. Rows at the same step share one call of ``propose``."""
+    x = x.clone()
+    top = (
+        int(
+            steps.max(),
+        )
+        if len(steps)
+        else 0
+    )
+    for t in range(top, 0, -1):
+        rows = (steps >= t) & ((steps - t < moves) if moves else True)
+        if bool(rows.any()):
+            idx = rows.nonzero().flatten().to(x.device)
+            x[idx] = model.propose(x[idx], t, generator)
+    return x
+
+
+class _Node:
+    """A state of one design's search tree: its step, children, visits and backed-up value."""
+
+    __slots__ = ("t", "x", "children", "visits", "value", "own", "closed")
+
+    def __init__(self, t: int, x: Tensor, own: float | None = None) -> None:
+        self.t, self.x, self.children, self.own, self.closed = t, x, [], own, t == 0
+        self.visits = 0 if own is None else 1
+        self.value = -math.inf if own is None else own
+
+
+def _backup(values: list[float], alpha: float) -> float:
+    """The soft-Bellman value of a node from its children's (and its own rollout's) values: max at alpha = 0,
+    else ``alpha * log mean exp(v / alpha)``."""
+    finite = torch.tensor([v for v in values if math.isfinite(v)], dtype=torch.float64)
+    if not len(finite):
+        return -math.inf
+    if alpha == 0:
+        return float(finite.max())
+    return float(alpha * (torch.logsumexp(finite / alpha, 0) - math.log(len(values))))
+
+
+def _select(node: _Node, alpha: float, exploration: float, spread: float, generator: torch.Generator) -> _Node:
+    """The open child to descend into: a draw from softmax(v / alpha), or at alpha = 0 the best by value plus
+    ``exploration * spread * sqrt(log(visits) / child visits)`` (UCT; ``spread``: the tree's reward range)."""
+    children = [c for c in node.children if not c.closed]
+    values = torch.tensor([c.value for c in children], dtype=torch.float64)
+    if alpha > 0:
+        return children[int(select_candidates(values.view(1, -1), alpha, generator)[0])]
+    visits = torch.tensor([c.visits for c in children], dtype=torch.float64)
+    bonus = exploration * spread * torch.sqrt(math.log(max(node.visits, 1)) / visits)
+    return children[int(rankable(values + bonus).argmax())]
+
+
+def tree_search(
+    model: DiffusionModel,
+    *,
+    num_samples: int,
+    num_candidates: int,
+    alpha: float,
+    generator: torch.Generator,
+    rollouts: int = 16,
+    exploration: float = 1.0,
+) -> Sampler:
+    """Diffusion tree search with final rewards (the greedy DTS* variant): one tree per design.
+
+    Each of ``rollouts`` iterations walks every design's tree from its root (the prior state): a
+    node with fewer than ``num_candidates`` children gets a new one, ``x_{t-1} ~ p_pre(. | x_t)``;
+    otherwise the walk descends into a child chosen by the backed-up values (UCT at alpha = 0, with
+    ``exploration`` times the tree's reward range as the bonus scale; a draw from softmax(v / alpha)
+    otherwise). The new child is rolled out to a clean sample by the pretrained model and scored -
+    one reward call per design and iteration - and the reward is backed up to the root by the soft
+    Bellman equation (max at alpha = 0). States are reused: later rollouts branch from the best
+    ones. The output is each design's best scored sample. Fully explored subtrees are skipped; a
+    design whose whole tree is explored stops early.
+    """
+    for name, number, low in (("rollouts", rollouts, 1), ("num_candidates", num_candidates, 1)):
+        if isinstance(number, bool) or not isinstance(number, int) or number < low:
+            raise ValueError(f"{name} must be an integer >= {low}, got {number!r}")
+    if not isinstance(exploration, (int, float)) or not math.isfinite(exploration) or exploration < 0:
+        raise ValueError(f"exploration must be a finite number >= 0, got {exploration!r}")
+    start = model.sample_prior(num_samples, generator)
+    roots = [_Node(model.num_steps, start[i]) for i in range(num_samples)]
+    best_x, best_r = start.clone(), torch.full((num_samples,), math.nan, dtype=torch.float64)
+    low = torch.full((num_samples,), math.inf, dtype=torch.float64)  # the lowest valid reward of each tree
+    scored = torch.zeros(num_samples, dtype=torch.bool)
+    for _ in range(rollouts):
+        active = [i for i, root in enumerate(roots) if not root.closed]
+        if not active:
+            break
+        paths = []
+        for i in active:
+            spread = float(best_r[i] - low[i]) if math.isfinite(best_r[i] - low[i]) else 0.0
+            path = [roots[i]]
+            while len(path[-1].children) >= num_candidates:
+                path.append(_select(path[-1], alpha, exploration, spread, generator))
+            paths.append(path)
+        parents = torch.stack([path[-1].x for path in paths])
+        steps = torch.tensor([path[-1].t for path in paths])
+        children = _denoise(model, parents, steps, generator, moves=1)
+        finals = _denoise(model, children, steps - 1, generator)
+        rewards = yield ValueRequest(finals, 0)
+        for k, (i, path) in enumerate(zip(active, paths)):
+            reward = float(rewards[k])
+            path[-1].children.append(_Node(path[-1].t - 1, children[k], reward))
+            if not scored[i] or rankable(rewards[k : k + 1])[0] > rankable(best_r[i : i + 1])[0]:
+                best_x[i], best_r[i], scored[i] = finals[k], rewards[k], True
+            if math.isfinite(reward):
+                low[i] = min(float(low[i]), reward)
+            for node in reversed(path):
+                node.visits += 1
+                own = [] if node.own is None else [node.own]
+                node.value = _backup(own + [c.value for c in node.children], alpha)
+                node.closed = len(node.children) >= num_candidates and all(c.closed for c in node.children)
+    return best_x, best_r
+
+
 def dps(
     model: DiffusionModel,
     *,
@@ -337,4 +453,5 @@ METHODS: dict[str, Callable[..., Sampler]] = {
     "beam": beam,
     "dps": dps,
     "refine": refine,
+    "tree_search": tree_search,
 }

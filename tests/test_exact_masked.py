@@ -245,3 +245,40 @@ def test_refine_refuses_bad_options(toy):
     ]:
         with pytest.raises(ValueError, match=message):
             svdd_ray.sample(toy.model, toy.exact_value(0.0), method="refine", num_samples=2, **options)
+
+
+def test_tree_search_with_one_rollout_is_a_pretrained_sample(toy):
+    out = svdd_ray.sample(toy.model, toy.exact_value(0.0), method="tree_search", num_samples=N, seed=1, rollouts=1)
+    assert tv(toy.empirical(out.x0), toy.p_pre) < 0.03 and out.value_calls == N
+
+
+@pytest.mark.parametrize("options", [{}, {"alpha": 0.3}, {"exploration": 0.0}])
+def test_tree_search_returns_its_best_scored_sample_and_improves_with_rollouts(toy, options):
+    best = torch.where(toy.p_pre > 0, toy.reward, -torch.inf).argmax()
+    share = []
+    for rollouts in (1, 16):
+        out = svdd_ray.sample(
+            toy.model, toy.exact_value(0.0), method="tree_search", num_samples=2000, num_candidates=4, seed=1,
+            rollouts=rollouts, **options,
+        )  # fmt: skip
+        assert torch.equal(out.rewards, toy.reward[toy.string_index(out.x0)])
+        assert out.value_calls <= 2000 * rollouts
+        share.append((toy.string_index(out.x0) == best).double().mean().item())
+    assert share[0] < 0.1 and share[1] > 0.4
+
+
+def test_tree_search_stops_when_every_tree_is_explored(toy):
+    """Two children per node and 4 steps: 2 + 4 + 8 + 16 = 30 nodes, so 30 rollouts, however many are asked for."""
+    out = svdd_ray.sample(
+        toy.model, toy.exact_value(0.0), method="tree_search", num_samples=50, num_candidates=2, seed=2, rollouts=100
+    )
+    assert out.value_calls == 50 * 30
+
+
+def test_tree_search_refuses_bad_options(toy):
+    for options, message in [
+        ({"rollouts": 0}, "rollouts must be an integer >= 1"),
+        ({"exploration": -1.0}, "exploration must be a finite number >= 0"),
+    ]:
+        with pytest.raises(ValueError, match=message):
+            svdd_ray.sample(toy.model, toy.exact_value(0.0), method="tree_search", num_samples=2, **options)
