@@ -36,14 +36,13 @@ def measure(config_path: Path, overrides: list[str], fills: list[str], rollouts:
     config = load_config(config_path, overrides)
     model = build_model(config)
     reward = reward_function(config.reward.components)
-    out = {}
-    for fill in fills:
+    values = {}
+    for fill in fills:  # every fill checked before any is measured
         try:
-            value = pm_value(model, reward, fill)
+            values[fill] = pm_value(model, reward, fill)
         except ValueError as err:
             raise ConfigError(f"--fills {fill}: {err}") from None
-        out[fill] = value_quality(model, value, num_rollouts=rollouts, seed=seed)
-    return out
+    return {fill: value_quality(model, value, num_rollouts=rollouts, seed=seed) for fill, value in values.items()}
 
 
 def markdown(results: dict[str, list]) -> str:

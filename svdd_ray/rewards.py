@@ -152,4 +152,5 @@ def reward_function(components: Sequence[RewardComponent]) -> Callable[[list], l
         scores = {name: np.asarray(score_safely(fn, objects), dtype=np.float64) for name, fn in rewards.items()}
         return combine(components, scores).tolist()
 
+    reward.reads_probabilities = all(reads_probabilities(fn) for fn in rewards.values())
     return reward

@@ -264,6 +264,12 @@ def smc(
     return x[idx.to(x.device)], values[idx]
 
 
+def check_count(name: str, value: object, low: int) -> None:
+    """Raise ValueError naming the option unless ``value`` is an integer >= ``low``."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
+
+
 def refine(
     model: DiffusionModel,
     *,
@@ -286,9 +292,8 @@ def refine(
     """
     if not hasattr(model, "renoise"):
         raise TypeError(f"refine needs a model with renoise(); {type(model).__name__} has none")
-    for name, number in (("rounds", rounds), ("init", init)):
-        if isinstance(number, bool) or not isinstance(number, int) or number < (0 if name == "rounds" else 1):
-            raise ValueError(f"{name} must be an integer >= {0 if name == 'rounds' else 1}, got {number!r}")
+    check_count("rounds", rounds, 0)
+    check_count("init", init, 1)
     if not isinstance(renoise_to, (int, float)) or not 0.0 < renoise_to <= 1.0:
         raise ValueError(f"renoise_to must be in (0, 1] (a share of the reverse steps), got {renoise_to!r}")
     x, rewards = yield from best_of_n(model, num_samples=num_samples, num_candidates=init, generator=generator)
@@ -312,14 +317,7 @@ def _denoise(model: DiffusionModel, x: Tensor, steps: Tensor, generator: torch.G
     """Move each row of ``x``, a state at its own step ``steps[i]``, by the pretrained model: ``moves`` steps, or
     down to step 0 when ``moves`` is 0. Rows at the same step share one call of ``propose``."""
     x = x.clone()
-    top = (
-        int(
-            steps.max(),
-        )
-        if len(steps)
-        else 0
-    )
-    for t in range(top, 0, -1):
+    for t in range(int(steps.max()) if len(steps) else 0, 0, -1):
         rows = (steps >= t) & ((steps - t < moves) if moves else True)
         if bool(rows.any()):
             idx = rows.nonzero().flatten().to(x.device)
@@ -383,9 +381,7 @@ def tree_search(
     ones. The output is each design's best scored sample. Fully explored subtrees are skipped; a
     design whose whole tree is explored stops early.
     """
-    for name, number, low in (("rollouts", rollouts, 1), ("num_candidates", num_candidates, 1)):
-        if isinstance(number, bool) or not isinstance(number, int) or number < low:
-            raise ValueError(f"{name} must be an integer >= {low}, got {number!r}")
+    check_count("rollouts", rollouts, 1)
     if not isinstance(exploration, (int, float)) or not math.isfinite(exploration) or exploration < 0:
         raise ValueError(f"exploration must be a finite number >= 0, got {exploration!r}")
     start = model.sample_prior(num_samples, generator)

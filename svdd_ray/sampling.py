@@ -13,7 +13,7 @@ import torch
 from torch import Tensor
 
 from svdd_ray.protocol import DiffusionModel, Value
-from svdd_ray.samplers import METHODS, Sampler
+from svdd_ray.samplers import METHODS, Sampler, check_count
 
 #: Arguments that ``sample()`` supplies itself; the rest of a sampler's keywords are options.
 COMMON_ARGS = ("num_samples", "num_candidates", "alpha", "generator")
@@ -65,10 +65,8 @@ def make_sampler(
     """Validate arguments and build the sampler coroutine for ``method``."""
     if method not in METHODS:
         raise ValueError(f"method must be one of {sorted(METHODS)}, got {method!r}")
-    if isinstance(num_samples, bool) or not isinstance(num_samples, int) or num_samples < 1:
-        raise ValueError(f"num_samples must be an integer >= 1, got {num_samples!r}")
-    if isinstance(num_candidates, bool) or not isinstance(num_candidates, int) or num_candidates < 1:
-        raise ValueError(f"num_candidates must be an integer >= 1, got {num_candidates!r}")
+    check_count("num_samples", num_samples, 1)
+    check_count("num_candidates", num_candidates, 1)
     if not isinstance(alpha, (int, float)) or not math.isfinite(alpha) or alpha < 0:
         raise ValueError(f"alpha must be a finite number >= 0, got {alpha!r}")
     allowed = sampler_options(method)

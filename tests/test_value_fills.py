@@ -127,3 +127,12 @@ def test_value_quality_job_writes_a_table_and_refuses_a_fill_the_reward_cannot_r
     assert (tmp_path / "vq.png").stat().st_size > 0
     assert job.main([*args, "--fills", "soft"]) == 2
     assert "--fills soft: fill: 'soft' sends per-position probabilities" in capsys.readouterr().err
+
+
+def test_a_weighted_sum_reads_probabilities_only_when_every_component_does():
+    from svdd_ray.config import RewardComponent
+    from svdd_ray.rewards import reward_function
+
+    reads = RewardComponent(target="test_value_fills:probability_reward")
+    assert reward_function([reads]).reads_probabilities
+    assert not reward_function([reads, RewardComponent(target="ones")]).reads_probabilities

@@ -102,6 +102,7 @@ class DnaPlan:
                 raise ValueError(f"{method}: {VALUE_NET} is missing; train it with {VALUE_NET_COMMAND}")
             extra = [f"value.checkpoint={VALUE_NET}"]
         return [
+            "run.options={}",  # the config's own method options do not carry over to another method
             *METHODS[method],
             *extra,
             f"run.seed={seed}",
