@@ -138,7 +138,9 @@ def test_a_reward_returning_too_few_scores_is_named(toy):
 
 
 def test_options_are_listed_per_method():
-    assert sampler_options("smc") == ["ess_threshold", "resampling", "select_every", "select_window"]
+    assert sampler_options("smc") == ["ess_threshold", "resampling", "population", "select_every", "select_window"]
+    assert sampler_options("refine") == ["rounds", "renoise_to", "init"]
+    assert sampler_options("tree_search") == ["rollouts", "exploration"]
     assert sampler_options("svdd") == ["select_every", "select_window"]
     assert sampler_options("dps") == ["guide", "guidance_scale"]
 
