@@ -57,5 +57,6 @@ def test_the_results_job_end_to_end_at_a_tiny_size(tmp_path, monkeypatch, load_j
     ]
     pretrained = rows[1].split(" | ")
     assert pretrained[1:5] == ["4", "1", "1", "1.0"]  # designs, seeds, M, one reward call per design
-    assert re.fullmatch(r"-?\d+\.\d\d--?\d+\.\d\d", pretrained[8])  # the oracle median's bootstrap interval
+    assert re.fullmatch(r"-?\d+\.\d\d to -?\d+\.\d\d", pretrained[8])  # the oracle median's bootstrap interval
     assert (tmp_path / "docs" / "dna_tradeoff.png").stat().st_size > 1000
+    assert (tmp_path / "docs" / "dna_front.png").stat().st_size > 1000
