@@ -489,6 +489,18 @@ def reading(sections: list[dict], summary: list[dict], m: int) -> list[str]:
             f"of {k}), {_span(every_vs_bon)} bp against best-of-N at SVDD-PM's calls (better on "
             f"{sum(d < 0 for d in every_vs_bon)} of {k}; it spends a few more calls than M x T).",
         ]
+        if all(s.get("refine") for s in summary):
+            own = [med(s["refine"]) - med(s["refine"]["matched_best_of_n"]) for s in summary]
+            folds = _span([s["refine"]["folds_per_design"] for s in summary], ".0f", sign=False)
+            lines.append(
+                f"* **Refinement of elites** (the best of M pretrained designs, then rounds of M copies with 5% of "
+                f"positions redrawn, keeping the best; {folds} "
+                f"folds per design): {_span(own)} bp against best-of-N at its own folding calls (better on "
+                f"{sum(d < 0 for d in own)} of {k}, worse on {sum(d > 0 for d in own)}), with the diversity of "
+                f"independent designs ({np.mean([s['refine']['diversity'] for s in summary]):.2f}); solved "
+                f"fractions {_span([s['refine']['solved'] for s in summary], '.2f', sign=False)}. A hill climb over "
+                "mutations that the prior proposes: far behind RNAinverse, which moves paired bases together."
+            )
         beam_better = sum(med(s["beam"]) < med(s["SVDD-PM"]) for s in summary)
         smc_better = sum(med(s["SMC"]) < med(s["SVDD-PM"]) for s in summary)
         lines.append(
@@ -515,6 +527,13 @@ def reading(sections: list[dict], summary: list[dict], m: int) -> list[str]:
             text += (
                 f". With 4M candidates every 4th step: median {ev['median']:.3f} at "
                 f"{ev['folds_per_design']:.0f} folds ({bev['method']}: {bev['median']:.3f})"
+            )
+        ref = stab.get("refine")
+        if ref is not None:
+            bref = ref["matched_best_of_n"]
+            text += (
+                f". Refinement of elites: median {ref['median']:.3f} at {ref['folds_per_design']:.0f} folds "
+                f"({bref['method']}: {bref['median']:.3f}), diversity {ref['diversity']:.2f}"
             )
         smc = stab.get("SMC")
         if smc is not None:
@@ -601,9 +620,10 @@ def render(record: dict) -> str:
         "Solved fraction / median bp distance per target; best-of-N at SVDD-PM's folding calls; "
         "RNAinverse at equal CPU time.",
         "",
-        "| target | L | pairs | folds / design (SVDD-PM) | best-of-N (matched) | SVDD-PM | SVDD-PM 4M, every 4 | SMC "
-        "| beam | RNAinverse |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| target | L | pairs | folds / design (SVDD-PM) | best-of-N (matched) | "
+        + " | ".join(GUIDED)
+        + " | RNAinverse |",
+        "|" + "---|" * (6 + len(GUIDED)),
     ]
     for s in summary:
         lines.append(
