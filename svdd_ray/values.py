@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -80,7 +80,7 @@ class PMValue(SplitValue):
 
     model: DiffusionModel
     reward: Reward | None
-    fill: str = "argmax"
+    fill: str = field(default="argmax", kw_only=True)  # keyword-only: MCValue's positional fields stay as they were
 
     def objects(self, x: Tensor, t: int) -> list:
         """What the reward scores: the filled-in denoised predictions of states ``x`` at step ``t``."""
@@ -98,7 +98,7 @@ def pm_value(model: DiffusionModel, reward: Reward, fill: str = "argmax") -> PMV
         check_fill(fill, model, {"reward": reward})
     except ValueError as err:
         raise ValueError(f"fill: {err}") from None
-    return PMValue(model, reward, fill)
+    return PMValue(model, reward, fill=fill)
 
 
 @dataclass

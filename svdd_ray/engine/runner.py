@@ -77,7 +77,8 @@ def build_value(config: Config, model: DiffusionModel) -> SplitValue:
         first = (str(err).strip().splitlines() or [type(err).__name__])[0]
         raise ConfigError(f"value.checkpoint: {value.checkpoint} does not load into the network ({first})") from None
     device = getattr(model, "device", torch.device("cpu"))
-    return MCValue(model, None, value.fill, value_net=value_net.to(device).eval(), window=tuple(value.network_steps))
+    value_net = value_net.to(device).eval()
+    return MCValue(model, None, value_net, window=tuple(value.network_steps), fill=value.fill)
 
 
 def build_guide(config: Config, model: DiffusionModel):
