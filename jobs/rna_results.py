@@ -8,8 +8,8 @@ For every target of ``svdd_ray.rna.targets`` (length L, T = L // 2 reverse steps
   best-of-N for every N <= M * T are read (the first N of each group of M * T, so they nest);
 * SVDD-PM with M candidates per step; SVDD-PM with 4M candidates selecting every 4th step
   (the same nominal calls); SMC with M particles per design (alpha = 1 bp); beam search (M);
-  refinement of elites (the best of M pretrained designs, then T - 1 rounds of M copies with 5% of
-  positions re-masked and redrawn, keeping the best: M * T calls);
+  refinement of elites (the best of M pretrained designs, then T - 1 rounds of M copies re-masked
+  ceil(0.05 T) steps back, about 5% of positions, and redrawn, keeping the best: M * T calls);
 * ViennaRNA's RNAinverse (``RNA.inverse_fold``) from uniform random starts, restarted until the
   design folds into the target or its CPU time reaches that of M * T folds of a random sequence
   of length L (RNAinverse folds substructures inside C code and cannot be counted call by call,
@@ -49,7 +49,7 @@ GUIDED = {
     "SVDD-PM 4M, every 4": ("svdd", 4, 0.0, 0.0, {"select_every": 4}, "shared"),
     "SMC": ("smc", 1, 1.0, 0.02, {}, "shared"),
     "beam": ("beam", 1, 0.0, 0.0, {}, "shared"),
-    # the best of M pretrained designs, then T - 1 rounds of M copies with 5% of positions re-masked: M * T calls
+    # the best of M pretrained designs, then T - 1 rounds of M copies re-masked 1-2 steps back (~5%): M * T calls
     "refine": ("refine", 1, 0.0, 0.0, {"renoise_to": 0.05}, "shared"),
 }
 ABLATION = {f"SVDD-PM ({c})": ("svdd", 1, 0.0, 0.0, {}, c) for c in ("sample", "unpaired", "argmax")}
@@ -493,8 +493,8 @@ def reading(sections: list[dict], summary: list[dict], m: int) -> list[str]:
             own = [med(s["refine"]) - med(s["refine"]["matched_best_of_n"]) for s in summary]
             folds = _span([s["refine"]["folds_per_design"] for s in summary], ".0f", sign=False)
             lines.append(
-                f"* **Refinement of elites** (the best of M pretrained designs, then rounds of M copies with 5% of "
-                f"positions redrawn, keeping the best; {folds} "
+                f"* **Refinement of elites** (the best of M pretrained designs, then rounds of M copies with about 5% "
+                f"of positions redrawn, keeping the best; {folds} "
                 f"folds per design): {_span(own)} bp against best-of-N at its own folding calls (better on "
                 f"{sum(d < 0 for d in own)} of {k}, worse on {sum(d > 0 for d in own)}), with the diversity of "
                 f"independent designs ({np.mean([s['refine']['diversity'] for s in summary]):.2f}); solved "

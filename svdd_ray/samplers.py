@@ -284,8 +284,8 @@ def refine(
     """Refinement of elites: re-noise each design, denoise it again, keep the better; rewards of clean samples only.
 
     Each design starts as the best of ``init`` pretrained samples. Every round re-noises it
-    ``num_candidates`` times to step ``ceil(renoise_to * num_steps)`` (:meth:`renoise`: the forward
-    process; on a masked model that masks each position with probability ``renoise_to``), denoises
+    ``num_candidates`` times to step ``t = ceil(renoise_to * num_steps)`` (:meth:`renoise`: the forward
+    process; on a masked model that masks each position with probability ``t / num_steps``), denoises
     them with the pretrained model and scores them; the design becomes the best of itself and its
     candidates (alpha = 0), or a draw from softmax(reward / alpha) over them. Reward calls per
     design: ``init + rounds * num_candidates`` at most (repeats are cache hits in the engine).

@@ -22,7 +22,8 @@ __all__ = ["DnaPlan", "METHODS", "run_plan", "evaluate_runs", "reference_rows", 
 
 #: A design sharing at least this share of positions with a training site (either strand) is a near-copy.
 NEAR_COPY = 0.9
-#: Refinement of elites: the best of ``init`` pretrained designs, then ``rounds`` of 4 re-masked (10%) copies.
+#: Refinement of elites: the best of ``init`` pretrained designs, then ``rounds`` of 4 copies re-masked
+#: 3 of the 25 steps back.
 REFINE = "run.options={{init: {init}, rounds: {rounds}, renoise_to: 0.1}}"
 #: method label -> config overrides. Budgets are stated in reward calls per design (measured).
 METHODS: dict[str, list[str]] = {
@@ -334,9 +335,10 @@ def render(plan: DnaPlan, results: pd.DataFrame, references: pd.DataFrame, out: 
         "plot): best-of-N pays N; SVDD-PM with M candidates about M per selecting step (`argmax`: the reward of "
         "the decoded argmax of x0_hat, `soft`: of its per-base probabilities, `value.fill`); SMC `per design` "
         "runs M particles per design resampled only among themselves, about M per scored step; `refine N R M` "
-        "is the best of N pretrained designs, then R rounds of M copies with 10% of positions re-masked and "
-        "redrawn by the prior, keeping the best: N + R x M; DPS pays one call plus one classifier gradient per "
-        "step, counted as calls. `M (paper's axis)` is the candidates per step (per round for refine): the "
+        "is the best of N pretrained designs, then R rounds of M copies taken 3 of the 25 steps back (12% of "
+        "positions re-masked) and redrawn by the prior, keeping the best: at most N + R x M (copies that come "
+        "back unchanged are cache hits); DPS pays one call plus one classifier gradient per step, counted as "
+        "calls. `M (paper's axis)` is the candidates per step (per round for refine): the "
         "paper compares methods at equal M, this table at equal calls. Near-copies: the share of designs with "
         ">= 90% of positions equal to a training site (either strand). `s / design` is the engine's wall time "
         "on this machine (2 cores, shared by several runs).",

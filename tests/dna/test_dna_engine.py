@@ -7,6 +7,8 @@ from svdd_ray import engine
 from svdd_ray.config import load_config
 
 OVERRIDES = [
+    "run.method=svdd",
+    "run.options={}",
     "run.num_samples=4",
     "run.batch_size=2",
     "run.num_candidates=2",
