@@ -134,7 +134,7 @@ def _read_run(path: Path) -> tuple[pd.DataFrame, dict]:
     import pyarrow.parquet as pq
 
     manifest = json.loads((path / "_manifest.json").read_text())
-    frame = pq.read_table(path, columns=["object", "reward"]).to_pandas()
+    frame = pq.read_table(path, columns=["object", "reward", "batch", "reward_calls"]).to_pandas()
     return frame, manifest
 
 
@@ -191,7 +191,7 @@ def evaluate_runs(plan: DnaPlan, judge: Judge) -> pd.DataFrame:
             frame, manifest = _read_run(path)
             frames.append(frame)
             totals = manifest.get("totals", {})
-            calls += totals.get("reward_calls", 0)
+            calls += int(frame.groupby("batch")["reward_calls"].first().sum())  # rows hold their batch's calls
             if manifest["config"]["run"]["method"] == "dps":  # one classifier gradient per step and design
                 calls += plan.steps * len(frame)
             wall += totals.get("wall_time_s", 0.0)
