@@ -28,7 +28,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--samples", type=int, default=86, help="designs per method and seed")
     parser.add_argument("--steps", type=int, default=25, help="reverse diffusion steps")
-    parser.add_argument("--runs", type=Path, default=Path("runs/dna_results"))
+    parser.add_argument(
+        "--runs", type=Path, default=Path("results/dna"), help="run directories (committed ones resume)"
+    )
     parser.add_argument("--reference-rows", type=int, default=None, help="natural rows judged (default: all)")
     parser.add_argument("--out", type=Path, default=ROOT / "docs")
     parser.add_argument("--no-run", action="store_true", help="only judge the runs already in --runs")

@@ -88,7 +88,7 @@ class DnaPlan:
     samples: int = 86
     steps: int = 25
     config: Path = Path(__file__).resolve().parents[2] / "configs" / "dna_hepg2.yaml"
-    runs_dir: Path = Path("runs/dna_results")
+    runs_dir: Path = Path("results/dna")
 
     def run_dir(self, method: str, seed: int) -> Path:
         slug = method.replace(" ", "_").replace("=", "")
