@@ -22,6 +22,8 @@ __all__ = ["DnaPlan", "METHODS", "run_plan", "evaluate_runs", "reference_rows", 
 
 #: A design sharing at least this share of positions with a training site (either strand) is a near-copy.
 NEAR_COPY = 0.9
+#: The hand-written reading of the table starts here; :func:`render` keeps it when it rewrites the page.
+NOTES = "\n## What the table says\n"
 #: Refinement of elites: the best of ``init`` pretrained designs, then ``rounds`` of 4 copies re-masked
 #: 3 of the 25 steps back.
 REFINE = "run.options={{init: {init}, rounds: {rounds}, renoise_to: 0.1}}"
@@ -351,5 +353,6 @@ def render(plan: DnaPlan, results: pd.DataFrame, references: pd.DataFrame, out: 
         "",
     ]
     path = out / "dna_results.md"
-    path.write_text("\n".join(text))
+    notes = path.read_text().partition(NOTES)[2] if path.is_file() else ""
+    path.write_text("\n".join(text) + (NOTES + notes if notes else ""))
     return path

@@ -60,3 +60,8 @@ def test_the_results_job_end_to_end_at_a_tiny_size(tmp_path, monkeypatch, load_j
     assert re.fullmatch(r"-?\d+\.\d\d to -?\d+\.\d\d", pretrained[8])  # the oracle median's bootstrap interval
     assert (tmp_path / "docs" / "dna_tradeoff.png").stat().st_size > 1000
     assert (tmp_path / "docs" / "dna_front.png").stat().st_size > 1000
+    page = tmp_path / "docs" / "dna_results.md"
+    page.write_text(text + "\n## What the table says\n\nA reading by hand.\n")
+    assert job.main([*argv, "--no-run", "--out", str(tmp_path / "docs"), "--methods", "pretrained", "svdd M=2"]) == 0
+    assert page.read_text().endswith("\n## What the table says\n\nA reading by hand.\n")  # kept on a rewrite
+    assert page.read_text().count("## What the table says") == 1
