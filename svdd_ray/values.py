@@ -11,6 +11,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from svdd_ray.errors import ConfigError
 from svdd_ray.protocol import FILLS, PROBABILITY_FILLS, DiffusionModel, Reward, Value
 from svdd_ray.rewards import reads_probabilities
 from svdd_ray.samplers import in_window, rollout
@@ -45,18 +46,21 @@ class SplitValue:
 _FILL_METHODS = {"sample": "sample_x0", "soft": "x0_probabilities", "uniform": "x0_probabilities"}
 
 
-def check_fill(fill: str, model: DiffusionModel | None = None, rewards: dict[str, Reward] | None = None) -> None:
-    """Raise ValueError unless ``model`` can make ``fill`` and every reward in ``rewards`` can read it."""
+def check_fill(
+    fill: str, model: DiffusionModel | None = None, rewards: dict[str, Reward] | None = None, key: str = "value.fill"
+) -> None:
+    """Raise ConfigError (a ValueError naming ``key``) unless ``model`` can make ``fill`` and every reward in
+    ``rewards`` can read it."""
     if fill not in FILLS:
-        raise ValueError(f"must be one of {', '.join(FILLS)}, got {fill!r}")
+        raise ConfigError(f"{key}: must be one of {', '.join(FILLS)}, got {fill!r}")
     method = _FILL_METHODS.get(fill)
     if model is not None and method is not None and not hasattr(model, method):
-        raise ValueError(f"{fill!r} needs a masked model ({method}); {type(model).__name__} has none")
+        raise ConfigError(f"{key}: {fill!r} needs a masked model ({method}); {type(model).__name__} has none")
     if fill in PROBABILITY_FILLS:
         for name, reward in (rewards or {}).items():
             if not reads_probabilities(reward):
-                raise ValueError(
-                    f"{fill!r} sends per-position probabilities, and reward {name!r} reads only decoded "
+                raise ConfigError(
+                    f"{key}: {fill!r} sends per-position probabilities, and reward {name!r} reads only decoded "
                     "objects (a reward declares reads_probabilities = True to accept them)"
                 )
 
@@ -94,10 +98,7 @@ class PMValue(SplitValue):
 
 def pm_value(model: DiffusionModel, reward: Reward, fill: str = "argmax") -> PMValue:
     """The SVDD-PM value of ``reward`` under ``model``, with masked positions filled by ``fill`` (:data:`FILLS`)."""
-    try:
-        check_fill(fill, model, {"reward": reward})
-    except ValueError as err:
-        raise ValueError(f"fill: {err}") from None
+    check_fill(fill, model, {"reward": reward}, key="fill")
     return PMValue(model, reward, fill=fill)
 
 

@@ -11,7 +11,6 @@ from svdd_ray.engine.cluster import check_resources, connect, release_resources,
 from svdd_ray.engine.driver import Driver
 from svdd_ray.engine.executors import Executor, LocalExecutor, RayExecutor
 from svdd_ray.engine.output import RunOutput
-from svdd_ray.errors import ConfigError
 from svdd_ray.plugins import resolve
 from svdd_ray.protocol import Reward
 from svdd_ray.rewards import build_components, close_reward, key_function
@@ -70,10 +69,7 @@ def run(config: Config, progress: Callable[[dict], None] | None = None) -> tuple
     surrogates = build_surrogates(config.reward.components)
     executor = cache = None
     try:
-        try:
-            check_fill(config.value.fill, rewards=rewards)
-        except ValueError as err:
-            raise ConfigError(f"value.fill: {err}") from None
+        check_fill(config.value.fill, rewards=rewards)
         output = RunOutput(config)
         output.check()
         executor = start_executor(config, rewards, progress)

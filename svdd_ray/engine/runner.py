@@ -62,10 +62,7 @@ def build_model(config: Config) -> DiffusionModel:
 def build_value(config: Config, model: DiffusionModel) -> SplitValue:
     """The value plan: PM (all rewards remote) or MC (value network here, reward at t = 0)."""
     value = config.value
-    try:
-        check_fill(value.fill, model)
-    except ValueError as err:
-        raise ConfigError(f"value.fill: {err}") from None
+    check_fill(value.fill, model)
     if value.kind == "pm":
         return PMValue(model, reward=None, fill=value.fill)
     net = plugins.build("value network", value.network.target, value.network.options, key="value.network.target")
