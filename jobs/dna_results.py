@@ -5,7 +5,7 @@
 
 Runs go to ``--runs`` (a complete run directory is reused, so rerunning only adds what is missing);
 the table and the trade-off plot to ``--out`` (``docs/dna_results.md``, ``docs/dna_tradeoff.png``).
-See :mod:`svdd_ray.dna.results`.
+See :mod:`experiments.dna_results`.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # run from a checkout without installing
     sys.path.insert(0, str(ROOT))
 
-from svdd_ray.dna.results import METHODS, DnaPlan, Judge, evaluate_runs, reference_rows, render, run_plan  # noqa: E402
+from experiments.dna_results import METHODS, DnaPlan, Judge, evaluate_runs, reference_rows, render, run_plan  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -59,6 +59,8 @@ M = 4
 SMC_ALPHA = 1.0
 PRESCREEN_N = 32
 PRESCREEN_DOCKED = 4
+PRESCREEN_WIDE = 128  # "prescreen_wide": the same 4 docks, picked from 128 pretrained molecules per chain
+REFINE_INIT, REFINE_COPIES = 96, 32  # "screened_refine": 3 docks on the elites, 1 on a round of 32 copies
 SMALL_SURROGATE = 64  # "prescreen_small": the surrogate fitted on the pool's first 64 docked molecules only
 LATE_FULL = 0.55  # "late": the full dock from this share of the steps on (the last 7 of 14)
 PLANS = (
@@ -67,6 +69,8 @@ PLANS = (
     "SVDD-PM, surrogate value",
     "SVDD-PM, surrogate then full dock",
     f"prescreened best-of-{PRESCREEN_N}, surrogate of {SMALL_SURROGATE} docks",
+    f"prescreened best-of-{PRESCREEN_WIDE}",
+    f"prescreened refine {REFINE_INIT} 1 M={REFINE_COPIES}",
 )
 COMMON = [
     "run.batch_size=8",
@@ -75,6 +79,7 @@ COMMON = [
     "reward.components.0.actors=2",
     "resources.denoiser_num_cpus=0",
     "resources.max_inflight_batches=4",
+    "reward.components.0.prescreen=null",  # the shipped configs pre-screen; each method here sets its own
 ]
 
 
@@ -116,11 +121,11 @@ def surrogate_plan_components(target: str, full_from: float = 0.95) -> list[dict
     ]
 
 
-def prescreen_options(target: str, first: int | None = None) -> dict:
-    """Dock only the surrogate's top ``PRESCREEN_DOCKED`` of each chain's ``PRESCREEN_N`` final candidates."""
+def prescreen_options(target: str, first: int | None = None, keep: float = PRESCREEN_DOCKED / PRESCREEN_N) -> dict:
+    """Dock only the surrogate's top ``keep`` share of each chain's final candidates (default: 4 of 32)."""
     return {
         "surrogate": {"target": "morgan_ridge", "options": {"weights": surrogate_path(target, first)}},
-        "keep": PRESCREEN_DOCKED / PRESCREEN_N,
+        "keep": keep,
         "explore": 0.0,
         "min_scored": 0,
         "final": True,
@@ -136,6 +141,8 @@ def method_overrides(method: str, target: str, samples: int, fast_evals: int) ->
         "late": surrogate_plan_components(target, LATE_FULL),
     }
     screens = {"prescreen": prescreen_options(target), "prescreen_small": prescreen_options(target, SMALL_SURROGATE)}
+    wide = prescreen_options(target, keep=PRESCREEN_DOCKED / PRESCREEN_WIDE)
+    refine = prescreen_options(target, keep=1 / REFINE_COPIES)
     if method == "pool":
         run = ["run.method=pretrained", "run.num_candidates=1", f"run.num_samples={samples * POOL}"]
         return [*COMMON, *run, f"run.batch_size={POOL}"]
@@ -143,6 +150,13 @@ def method_overrides(method: str, target: str, samples: int, fast_evals: int) ->
         run = ["run.method=smc", f"run.num_candidates={M}", f"run.alpha={SMC_ALPHA}"]
     elif method in screens:
         run = [*best_of_32, f"reward.components.0.prescreen={json.dumps(screens[method])}"]
+    elif method == "prescreen_wide":
+        run = ["run.method=best_of_n", f"run.num_candidates={PRESCREEN_WIDE}"]
+        run.append(f"reward.components.0.prescreen={json.dumps(wide)}")
+    elif method == "screened_refine":
+        options = {"init": REFINE_INIT, "rounds": 1, "renoise_to": 0.6}
+        run = ["run.method=refine", f"run.num_candidates={REFINE_COPIES}", f"run.options={json.dumps(options)}"]
+        run.append(f"reward.components.0.prescreen={json.dumps(refine)}")
     else:
         run = [*svdd, *([f"reward.components={json.dumps(components[method])}"] if method in components else [])]
     return [*COMMON, *run, f"run.num_samples={samples}"]
@@ -318,8 +332,8 @@ def plot(summaries: dict[str, pd.DataFrame], path: Path) -> None:
         pool = summary["method"].str.startswith(("pretrained", "best-of"))
         ax.plot(cost[pool], median[pool], "o-", color="tab:blue", label="pretrained / best-of-N")
         names = ["SVDD-PM", "SMC", *PLANS]
-        colors = dict(zip(names, ["red", "green", "orange", "purple", "brown", "pink", "olive"]))
-        for style, method in zip("s^Dvp*X", colors):
+        colors = dict(zip(names, ["red", "green", "orange", "purple", "brown", "pink", "olive", "cyan", "gray"]))
+        for style, method in zip("s^Dvp*XPh", colors):
             part = summary["method"] == method
             if part.any():
                 color = f"tab:{colors[method]}"
@@ -344,9 +358,14 @@ def plot(summaries: dict[str, pd.DataFrame], path: Path) -> None:
 
 
 METHOD_NAMES = {"smc": "SMC", "svdd": "SVDD-PM", "plan": PLANS[0], "prescreen": PLANS[1], "surrogate": PLANS[2]}
-METHOD_NAMES.update(late=PLANS[3], prescreen_small=PLANS[4])
+METHOD_NAMES.update(late=PLANS[3], prescreen_small=PLANS[4], prescreen_wide=PLANS[5], screened_refine=PLANS[6])
 SURROGATE_OF = {"prescreen": None, "surrogate": None, "late": None, "prescreen_small": SMALL_SURROGATE}
+SURROGATE_OF.update(prescreen_wide=None, screened_refine=None)
+#: Candidates per step (per round for refinement; N for best-of-N) where it is not ``M``: the paper's axis.
+CANDIDATES = {"prescreen": PRESCREEN_N, "prescreen_small": PRESCREEN_N, "prescreen_wide": PRESCREEN_WIDE}
+CANDIDATES["screened_refine"] = REFINE_COPIES
 METHODS = ["pool", "plan", "prescreen", "prescreen_small", "surrogate", "late", "smc", "svdd"]
+METHODS += ["prescreen_wide", "screened_refine"]
 
 
 def main() -> None:
@@ -387,7 +406,7 @@ def main() -> None:
                 continue
             calls = calls_per_molecule(frame)
             wall = totals.get("wall_time_s", np.nan) / len(frame)
-            size = PRESCREEN_N if method.startswith("prescreen") else M
+            size = CANDIDATES.get(method, M)
             rows.append({"method": METHOD_NAMES[method], "M": size, "frame": frame, "calls": calls, "wall_s": wall})
             if method in SURROGATE_OF:
                 surrogate_frames.setdefault(SURROGATE_OF[method], {})[METHOD_NAMES[method]] = frame

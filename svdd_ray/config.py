@@ -52,8 +52,8 @@ class RunConfig:
         _at_least(self, path, "num_candidates", 1)
         if not math.isfinite(self.alpha) or self.alpha < 0:
             raise ConfigError(f"{path}.alpha: must be a finite number >= 0, got {self.alpha}")
-        if self.method == "smc" and self.alpha == 0:
-            raise ConfigError(f"{path}.alpha: smc needs alpha > 0")
+        if self.method in ("smc", "particle_gibbs") and self.alpha == 0:
+            raise ConfigError(f"{path}.alpha: {self.method} needs alpha > 0")
         allowed = sampler_options(self.method)
         for key in self.options:
             if key not in allowed or key == "guide":

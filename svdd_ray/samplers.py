@@ -17,7 +17,14 @@ import torch
 from torch import Tensor
 
 from svdd_ray.protocol import DiffusionModel
-from svdd_ray.selection import effective_sample_size, rankable, resample, select_candidates, top_k
+from svdd_ray.selection import (
+    effective_sample_size,
+    normalized_weights,
+    rankable,
+    resample,
+    select_candidates,
+    top_k,
+)
 
 
 class ValueRequest(NamedTuple):
@@ -197,6 +204,163 @@ def beam(
     return (yield from _branch_and_select(model, num_samples, num_candidates, generator, plan, choose))
 
 
+def _check_smc(name: str, alpha: float, ess_threshold: float, resampling: str) -> None:
+    """Raise ValueError unless the options shared by :func:`smc` and :func:`particle_gibbs` are valid."""
+    if alpha <= 0:
+        raise ValueError(f"{name} needs alpha > 0 (weights are exp(value / alpha))")
+    if not 0.0 <= ess_threshold <= 1.0:
+        raise ValueError(f"ess_threshold must be in [0, 1], got {ess_threshold}")
+    if resampling not in ("multinomial", "systematic"):
+        raise ValueError(f"resampling must be 'multinomial' or 'systematic', got {resampling!r}")
+
+
+class _Path(NamedTuple):
+    """One particle per population followed through an SMC pass: its states ``x[r]`` ``[groups, ...]`` and values
+    ``values[r]`` ``[groups]`` at the pass's scored points (r = 0: the prior)."""
+
+    x: list[Tensor]
+    values: list[Tensor]
+
+
+class _History(NamedTuple):
+    """Every particle at each scored point of an SMC pass, and ``ancestors[r]``: the index at point r - 1 of each
+    particle at point r (None: each its own)."""
+
+    x: list[Tensor]
+    values: list[Tensor]
+    ancestors: list[Tensor | None]
+
+
+def _join(first: Tensor, rest: Tensor, groups: int) -> Tensor:
+    """Rows of ``groups`` populations: each one's first row from ``first`` ``[groups, ...]``, the others from
+    ``rest``, in order."""
+    return torch.cat([first.unsqueeze(1), rest.unflatten(0, (groups, -1))], dim=1).flatten(0, 1)
+
+
+def _rest(x: Tensor, groups: int) -> Tensor:
+    """The rows of ``groups`` populations after each one's first."""
+    return x.unflatten(0, (groups, -1))[:, 1:].flatten(0, 1)
+
+
+def _conditional_ancestors(log_w: Tensor, resampling: str, generator: torch.Generator) -> Tensor:
+    """Ancestors ``[g, m - 1]`` (indices into each row) of particles 1.. of ``g`` populations of ``m`` given that
+    particle 0 keeps itself: the conditional form of :func:`resample` that conditional SMC needs.
+
+    Multinomial draws are independent, so the others are plain draws. Systematic resampling is first made
+    exchangeable (the particles in a random order); then the point that fell on particle 0 is uniform on its
+    interval of the cumulative weights, which fixes the common offset of the others (Chopin & Singh 2015).
+    """
+    g, m = log_w.shape
+    if resampling == "multinomial":
+        return resample(log_w, m - 1, resampling, generator)
+    w = normalized_weights(log_w).to(generator.device, torch.float64)
+    order = torch.rand(g, m, generator=generator, device=w.device).argsort(dim=1)
+    cum = torch.cumsum(w.gather(1, order), 1)
+    high = cum.gather(1, order.argmin(dim=1, keepdim=True))  # the end of particle 0's interval
+    point = high - w[:, :1] * torch.rand(g, 1, generator=generator, device=w.device, dtype=w.dtype)
+    which = (point * m).floor().clamp(0, m - 1)  # particle 0's point is (offset + which) / m
+    offset = point * m - which
+    others = torch.arange(m, device=w.device).expand(g, m)
+    others = others[others != which].view(g, m - 1)
+    idx = torch.searchsorted(cum, (offset + others) / m).clamp_max(m - 1)
+    return order.gather(1, idx).to(log_w.device)
+
+
+def _smc_pass(
+    model: DiffusionModel,
+    groups: int,
+    size: int,
+    alpha: float,
+    generator: torch.Generator,
+    ess_threshold: float,
+    resampling: str,
+    select_every: int,
+    select_window: Sequence[float],
+    reference: _Path | None = None,
+    record: bool = False,
+) -> Generator[ValueRequest, Tensor, tuple[Tensor, Tensor, Tensor, _History | None]]:
+    """One SMC pass over ``groups`` populations of ``size`` particles (see :func:`smc`); returns the final states,
+    their values, their log weights and, with ``record``, the pass's :class:`_History`.
+
+    With a ``reference`` (conditional SMC) each population's particle 0 is the reference path: its stored
+    states and values are used (never proposed nor scored again) and it is its own ancestor at each
+    resampling, while the others draw theirs from all ``size`` (:func:`_conditional_ancestors`).
+    """
+    selecting = selection_plan(model.num_steps, select_every, select_window)[1] | {1}  # the end is always scored
+    particles = groups * size
+    offsets = (torch.arange(groups) * size).unsqueeze(1)  # [groups, 1]: each population's first particle
+
+    def score(x: Tensor, t: int, r: int) -> Generator[ValueRequest, Tensor, tuple[Tensor, Tensor]]:
+        if reference is None:
+            return x, (yield ValueRequest(x, t))
+        x = _join(reference.x[r], _rest(x, groups), groups)
+        return x, _join(reference.values[r], (yield ValueRequest(_rest(x, groups), t)), groups)
+
+    if reference is None:
+        x = model.sample_prior(particles, generator)
+    else:
+        x = _join(reference.x[0], model.sample_prior(particles - groups, generator), groups)
+    if model.num_steps in selecting:
+        x, values = yield from score(x, model.num_steps, 0)
+    else:  # the first potential is exp(v / alpha) at the first scored step
+        values = torch.zeros(particles, dtype=torch.float64)
+    log_w = torch.zeros_like(values)
+    history = _History([x], [values], [None]) if record else None
+    ancestors, r = None, 0  # the last resampling's indices; the scored point
+    for t in range(model.num_steps, 0, -1):
+        if reference is None:
+            x = model.propose(x, t, generator)
+        else:
+            x = _join(x.unflatten(0, (groups, size))[:, 0], model.propose(_rest(x, groups), t, generator), groups)
+        if t not in selecting:
+            continue
+        r += 1
+        x, new_values = yield from score(x, t - 1, r)
+        previous = torch.where(torch.isfinite(values), values, torch.zeros_like(values))
+        log_w = torch.where(
+            torch.isfinite(new_values), log_w + (new_values - previous) / alpha, torch.full_like(log_w, -torch.inf)
+        )
+        values = new_values
+        if history is not None:
+            history.x.append(x)
+            history.values.append(values)
+            history.ancestors.append(ancestors)
+            ancestors = None
+        if t == 1:
+            break
+        grouped = log_w.view(groups, size)
+        redo = torch.full((groups,), ess_threshold >= 1.0) | (effective_sample_size(grouped) < ess_threshold * size)
+        if bool(redo.any()):
+            if reference is None:
+                drawn = resample(grouped, size, resampling, generator).cpu() + offsets
+            else:
+                drawn = _conditional_ancestors(grouped, resampling, generator).cpu()
+                drawn = torch.cat([torch.zeros(groups, 1, dtype=drawn.dtype), drawn], dim=1) + offsets
+            idx = torch.where(redo.unsqueeze(1).cpu(), drawn, torch.arange(particles).view(groups, size)).flatten()
+            x, values = x[idx.to(x.device)], values[idx]
+            log_w = torch.where(redo.unsqueeze(1), torch.zeros_like(grouped), grouped).flatten()
+            ancestors = idx
+    return x, values, log_w, history
+
+
+def _draw(log_w: Tensor, groups: int, k: int, resampling: str, generator: torch.Generator) -> Tensor:
+    """``k`` particle indices per population drawn by the final weights (flat indices, population by population)."""
+    size = len(log_w) // groups
+    offsets = (torch.arange(groups) * size).unsqueeze(1)
+    return (resample(log_w.view(groups, size), k, resampling, generator).cpu() + offsets).flatten()
+
+
+def _trace(history: _History, last: Tensor) -> _Path:
+    """The path through ``history`` of the particles ``last`` (flat indices at the final point)."""
+    idx, xs, values = last, [], []
+    for r in range(len(history.x) - 1, -1, -1):
+        xs.append(history.x[r][idx.to(history.x[r].device)])
+        values.append(history.values[r][idx])
+        if history.ancestors[r] is not None:
+            idx = history.ancestors[r][idx]
+    return _Path(xs[::-1], values[::-1])
+
+
 def smc(
     model: DiffusionModel,
     *,
@@ -222,45 +386,58 @@ def smc(
     ``num_candidates`` particles, resampled only among themselves (ESS per design), and is one draw
     from them: designs stay independent, like best-of-N's.
     """
-    if alpha <= 0:
-        raise ValueError("smc needs alpha > 0 (weights are exp(value / alpha))")
-    if not 0.0 <= ess_threshold <= 1.0:
-        raise ValueError(f"ess_threshold must be in [0, 1], got {ess_threshold}")
-    if resampling not in ("multinomial", "systematic"):
-        raise ValueError(f"resampling must be 'multinomial' or 'systematic', got {resampling!r}")
+    _check_smc("smc", alpha, ess_threshold, resampling)
     if population not in ("batch", "design"):
         raise ValueError(f"population must be 'batch' or 'design', got {population!r}")
-    selecting = selection_plan(model.num_steps, select_every, select_window)[1] | {1}  # the end is always scored
-    particles = num_samples * num_candidates
     groups = num_samples if population == "design" else 1
-    size = particles // groups
-    offsets = (torch.arange(groups) * size).unsqueeze(1)  # [groups, 1]: each population's first particle
-    x = model.sample_prior(particles, generator)
-    if model.num_steps in selecting:
-        values = yield ValueRequest(x, model.num_steps)
-    else:  # the first potential is exp(v / alpha) at the first scored step
-        values = torch.zeros(particles, dtype=torch.float64)
-    log_w = torch.zeros_like(values)
-    for t in range(model.num_steps, 0, -1):
-        x = model.propose(x, t, generator)
-        if t not in selecting:
-            continue
-        new_values = yield ValueRequest(x, t - 1)
-        previous = torch.where(torch.isfinite(values), values, torch.zeros_like(values))
-        log_w = torch.where(
-            torch.isfinite(new_values), log_w + (new_values - previous) / alpha, torch.full_like(log_w, -torch.inf)
-        )
-        values = new_values
-        if t == 1:
-            break
-        grouped = log_w.view(groups, size)
-        redo = torch.full((groups,), ess_threshold >= 1.0) | (effective_sample_size(grouped) < ess_threshold * size)
-        if bool(redo.any()):
-            drawn = resample(grouped, size, resampling, generator).cpu() + offsets
-            idx = torch.where(redo.unsqueeze(1).cpu(), drawn, torch.arange(particles).view(groups, size)).flatten()
-            x, values = x[idx.to(x.device)], values[idx]
-            log_w = torch.where(redo.unsqueeze(1), torch.zeros_like(grouped), grouped).flatten()
-    idx = (resample(log_w.view(groups, size), num_samples // groups, resampling, generator).cpu() + offsets).flatten()
+    x, values, log_w, _ = yield from _smc_pass(
+        model, groups, num_samples * num_candidates // groups, alpha, generator, ess_threshold, resampling,
+        select_every, select_window,
+    )  # fmt: skip
+    idx = _draw(log_w, groups, num_samples // groups, resampling, generator)
+    return x[idx.to(x.device)], values[idx]
+
+
+def particle_gibbs(
+    model: DiffusionModel,
+    *,
+    num_samples: int,
+    num_candidates: int,
+    alpha: float,
+    generator: torch.Generator,
+    iterations: int = 2,
+    ess_threshold: float = 1.0,
+    resampling: str = "systematic",
+    select_every: int = 1,
+    select_window: Sequence[float] = (0.0, 1.0),
+) -> Sampler:
+    """Particle Gibbs (iterated conditional SMC, Andrieu, Doucet & Holenstein 2010), ``num_candidates`` particles
+    per design.
+
+    Iteration 1 is :func:`smc` with ``population="design"``; at its end one path per design is drawn by
+    the final weights and becomes the reference. Each further iteration is conditional SMC: particle 0
+    of each design is pinned to the reference path (its stored states and values, not scored again),
+    the other ``num_candidates - 1`` are proposed, scored and resampled as in smc with the reference in
+    the pool (it keeps itself), and a new reference is drawn at the end. These iterations are an exact
+    MCMC kernel for the target ``p_pre(x) exp(r(x) / alpha)``, so the output (the last reference and its
+    reward) approaches it as ``iterations`` grows, for any ``num_candidates >= 2``. Value calls per
+    design and scored step: ``num_candidates`` in iteration 1, ``num_candidates - 1`` after. Memory:
+    every particle's state at each scored step is kept for the trace back.
+    """
+    _check_smc("particle_gibbs", alpha, ess_threshold, resampling)
+    check_count("iterations", iterations, 1)
+    if iterations > 1 and num_candidates < 2:
+        raise ValueError("particle_gibbs with iterations > 1 needs num_candidates >= 2 (particle 0 is the reference)")
+    reference = None
+    for i in range(iterations):
+        last = i == iterations - 1
+        x, values, log_w, history = yield from _smc_pass(
+            model, num_samples, num_candidates, alpha, generator, ess_threshold, resampling, select_every,
+            select_window, reference, record=not last,
+        )  # fmt: skip
+        idx = _draw(log_w, num_samples, 1, resampling, generator)
+        if not last:
+            reference = _trace(history, idx)
     return x[idx.to(x.device)], values[idx]
 
 
@@ -446,6 +623,7 @@ METHODS: dict[str, Callable[..., Sampler]] = {
     "best_of_n": best_of_n,
     "svdd": svdd,
     "smc": smc,
+    "particle_gibbs": particle_gibbs,
     "beam": beam,
     "dps": dps,
     "refine": refine,

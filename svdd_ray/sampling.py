@@ -116,8 +116,9 @@ def sample(
 ) -> SampleResult:
     """Draw ``num_samples`` designs from ``model`` guided by ``value`` with ``method``.
 
-    Methods: ``pretrained``, ``best_of_n``, ``svdd``, ``smc``, ``beam``, ``dps``, ``refine``,
-    ``tree_search`` (see :mod:`svdd_ray.samplers`). ``value(x, t)`` scores states; at ``t = 0`` it is the reward.
+    Methods: ``pretrained``, ``best_of_n``, ``svdd``, ``smc``, ``particle_gibbs``, ``beam``, ``dps``,
+    ``refine``, ``tree_search`` (see :mod:`svdd_ray.samplers`). ``value(x, t)`` scores states; at ``t = 0``
+    it is the reward.
     ``dps`` steers by the gradient of ``options["guide"]``, by default the value itself, which
     must then be differentiable.
     """

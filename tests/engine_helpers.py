@@ -17,7 +17,7 @@ def small_config(out, *, backend="local", method="svdd", rewards=None, value=Non
             "num_samples": 24,
             "batch_size": 6,
             "num_candidates": 4,
-            "alpha": 0.5 if method == "smc" else 0.0,
+            "alpha": 0.5 if method in ("smc", "particle_gibbs") else 0.0,
             "seed": 3,
             "output_dir": str(out),
             **run,

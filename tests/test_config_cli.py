@@ -60,6 +60,7 @@ def test_numeric_override_parts_index_lists(tmp_path):
         ("value={kind: mc, network: 'a:b', checkpoint: /no/such.pt}", "config.value.checkpoint: file not found"),
         ("resources.backend=spark", "config.resources.backend: must be 'ray' or 'local'"),
         ("run.method=smc", "config.run.alpha: smc needs alpha > 0"),
+        ("run.method=particle_gibbs", "config.run.alpha: particle_gibbs needs alpha > 0"),
         ("novalue", "override 'novalue': expected key=value"),
         ("reward.components.3.weight=1", "reward.components.3.weight: 3 is not an index of a list of 1"),
         ("run.method.x=1", "run.method.x: method is not a mapping or list"),

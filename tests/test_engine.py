@@ -21,7 +21,7 @@ def run(config):
 @pytest.mark.parametrize(
     "method, options",
     [("svdd", {}), ("smc", {}), ("smc", {"population": "design"}), ("best_of_n", {}), ("refine", {"rounds": 2})]
-    + [("tree_search", {"rollouts": 3})],
+    + [("tree_search", {"rollouts": 3}), ("particle_gibbs", {"iterations": 2})],
 )
 def test_local_and_ray_give_identical_samples_whatever_the_parallelism(ray_session, tmp_path, method, options):
     run(small_config(tmp_path / "local", method=method, options=options))

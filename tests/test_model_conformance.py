@@ -88,7 +88,6 @@ def test_every_derivative_free_method_runs_on_it(model, method):
     def reward(x: torch.Tensor, t: int) -> torch.Tensor:  # any value over states will do
         return x.float().flatten(1).mean(1)
 
-    out = svdd_ray.sample(
-        model, reward, method=method, num_samples=4, num_candidates=2, alpha=0.5 if method == "smc" else 0.0, seed=0
-    )
+    alpha = 0.5 if method in ("smc", "particle_gibbs") else 0.0
+    out = svdd_ray.sample(model, reward, method=method, num_samples=4, num_candidates=2, alpha=alpha, seed=0)
     assert len(out.objects) == 4 and out.rewards.shape == (4,) and torch.isfinite(out.rewards).all()

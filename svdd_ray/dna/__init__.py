@@ -9,7 +9,7 @@ Submodules (imported lazily, so ``import svdd_ray.dna`` is cheap):
 * :mod:`~svdd_ray.dna.motifs`: JASPAR PWM scanning and the ``LiverMotifs`` reward.
 * :mod:`~svdd_ray.dna.metrics`: k-mer spectra, motif frequencies, diversity, homopolymers, GC.
 * :mod:`~svdd_ray.dna.domain`: ``DnaDomain`` for reports (a sequence logo of the top designs).
-* :mod:`~svdd_ray.dna.value_net`: ``DnaValueNet`` for SVDD-MC; :mod:`~svdd_ray.dna.results`: the results job.
+* :mod:`~svdd_ray.dna.value_net`: ``DnaValueNet`` for SVDD-MC (the results job is ``experiments/dna_results.py``).
 
 Needs the ``dnadiffusion`` wheel for data (``pip install --no-deps dnadiffusion==0.0.0.dev0``).
 """

@@ -18,7 +18,8 @@ def job(load_job):
     return load_job("docking_results")
 
 
-@pytest.mark.parametrize("method", ["pool", "plan", "prescreen", "prescreen_small", "surrogate", "late", "smc", "svdd"])
+@pytest.mark.parametrize("method", ["pool", "plan", "prescreen", "prescreen_small", "surrogate", "late", "smc", "svdd",
+                                    "prescreen_wide", "screened_refine"])  # fmt: skip
 def test_every_method_builds_a_valid_config(job, method, tmp_path):
     config = load_config(
         ROOT / "configs" / job.CONFIGS["JAK2"], [*job.method_overrides(method, "JAK2", 8, 1234), "run.output_dir=x"]
@@ -45,6 +46,15 @@ def test_every_method_builds_a_valid_config(job, method, tmp_path):
         assert config.run.method == "best_of_n" and config.run.num_candidates == job.PRESCREEN_N
         assert dock.prescreen.final and dock.prescreen.keep * job.PRESCREEN_N == job.PRESCREEN_DOCKED
         assert (ROOT / dock.prescreen.surrogate.options["weights"]).is_file()  # the committed surrogate
+    if method == "prescreen_wide":  # the same 4 docks per molecule, from 128 candidates
+        (dock,) = config.reward.components
+        assert config.run.num_candidates == job.PRESCREEN_WIDE and dock.prescreen.final
+        assert dock.prescreen.keep * job.PRESCREEN_WIDE == job.PRESCREEN_DOCKED
+    if method == "screened_refine":  # 3 docks on the elites' candidates and 1 on the round's copies
+        (dock,) = config.reward.components
+        assert config.run.method == "refine" and config.run.options["rounds"] == 1 and dock.prescreen.final
+        scored = dock.prescreen.keep * (config.run.options["init"] + config.run.num_candidates)
+        assert scored == job.PRESCREEN_DOCKED
 
 
 def test_the_committed_surrogates_load_and_rank_by_their_training_scores(job):

@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from experiments import dna_results as results
+from experiments.dna_results import METHODS, DnaPlan, markdown
 from svdd_ray.config import load_config
-from svdd_ray.dna import results
-from svdd_ray.dna.results import METHODS, DnaPlan, markdown
 
 
 @pytest.mark.parametrize("method", sorted(METHODS))

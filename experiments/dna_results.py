@@ -1,7 +1,7 @@
 """DNA results: methods towards HepG2-specific DNA on the committed prior, judged by an oracle never used to guide.
 
-:func:`run_plan` runs every (method, seed) of a :class:`DnaPlan` through :func:`svdd_ray.engine.run`
-(local backend, one process; a complete run directory is reused), :func:`evaluate_runs` scores the
+:func:`~experiments.harness.run_plan` runs every (method, seed) of a :class:`DnaPlan` (local backend, one
+process; a complete run directory is reused), :func:`evaluate_runs` scores the
 designs (guided reward, evaluation oracle, liver-motif hits, k-mer and motif naturalness against
 natural HepG2 test sites, NLL under the prior) and :func:`render` writes ``docs/dna_results.md`` and
 the trade-off plot. ``jobs/dna_results.py`` is the command line.
@@ -9,16 +9,18 @@ the trade-off plot. ``jobs/dna_results.py`` is the command line.
 
 from __future__ import annotations
 
-import json
-import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from experiments import harness
+from experiments.harness import Plan, calls_per_sample, pooled_runs, run_plan
+
 __all__ = ["DnaPlan", "METHODS", "run_plan", "evaluate_runs", "reference_rows", "render"]
+
+REPO = Path(__file__).resolve().parents[1]
 
 #: A design sharing at least this share of positions with a training site (either strand) is a near-copy.
 NEAR_COPY = 0.9
@@ -60,6 +62,13 @@ METHODS: dict[str, list[str]] = {
         "value.fill=soft",
         "run.options={population: design}",
     ],
+    "particle_gibbs M=4 soft every 2 x2": [
+        "run.method=particle_gibbs",
+        "run.num_candidates=4",
+        "run.alpha=0.3",
+        "value.fill=soft",
+        "run.options={iterations: 2, select_every: 2, ess_threshold: 0.5}",
+    ],
     "best_of_n N=100": ["run.method=best_of_n", "run.num_candidates=100"],
     "refine N=4 R=4 M=4": ["run.method=refine", "run.num_candidates=4", REFINE.format(init=4, rounds=4)],
     "refine N=4 R=12 M=4": ["run.method=refine", "run.num_candidates=4", REFINE.format(init=4, rounds=12)],
@@ -73,7 +82,7 @@ METHODS: dict[str, list[str]] = {
     ],
 }
 #: The SVDD-MC value network (``jobs/train_value.py``, see ``VALUE_NET_COMMAND``).
-VALUE_NET = Path(__file__).resolve().parents[2] / "checkpoints" / "dna" / "value_hepg2.pt"
+VALUE_NET = REPO / "checkpoints" / "dna" / "value_hepg2.pt"
 VALUE_NET_COMMAND = (
     "python jobs/train_value.py --config configs/dna_hepg2.yaml --network dna "
     "--out checkpoints/dna/value_hepg2.pt --rollouts 1024 --val-rollouts 256 --heldout-rollouts 256 "
@@ -81,63 +90,28 @@ VALUE_NET_COMMAND = (
 )
 
 
-@dataclass
-class DnaPlan:
-    """What to run: methods, seeds, designs per (method, seed), reverse steps; where run directories go."""
+class DnaPlan(Plan):
+    """The DNA plan: :data:`METHODS` on ``configs/dna_hepg2.yaml`` at ``steps`` reverse steps, SVDD-MC's network."""
 
-    methods: list[str] = field(default_factory=lambda: list(METHODS))
-    seeds: list[int] = field(default_factory=lambda: [0, 1, 2])
-    samples: int = 86
-    steps: int = 25
-    config: Path = Path(__file__).resolve().parents[2] / "configs" / "dna_hepg2.yaml"
-    runs_dir: Path = Path("results/dna")
-
-    def run_dir(self, method: str, seed: int) -> Path:
-        slug = method.replace(" ", "_").replace("=", "")
-        return self.runs_dir / f"{slug}_seed{seed}"
+    def __init__(
+        self,
+        methods: Sequence[str] | None = None,
+        seeds: Sequence[int] = (0, 1, 2),
+        samples: int = 86,
+        steps: int = 25,
+        runs_dir: Path = Path("results/dna"),
+        config: Path = REPO / "configs" / "dna_hepg2.yaml",
+    ) -> None:
+        self.steps = steps
+        super().__init__(config, METHODS, seeds, samples, runs_dir, [f"model.options={{num_steps: {steps}}}"], methods)
 
     def overrides(self, method: str, seed: int) -> list[str]:
-        if method not in METHODS:
-            raise ValueError(f"unknown method {method!r}: one of {', '.join(METHODS)}")
         extra = []
-        if "value.kind=mc" in METHODS[method]:
+        if "value.kind=mc" in METHODS.get(method, ()):
             if not VALUE_NET.is_file():
                 raise ValueError(f"{method}: {VALUE_NET} is missing; train it with {VALUE_NET_COMMAND}")
             extra = [f"value.checkpoint={VALUE_NET}"]
-        return [
-            "run.options={}",  # the config's own method options do not carry over to another method
-            *METHODS[method],
-            *extra,
-            f"run.seed={seed}",
-            f"run.num_samples={self.samples}",
-            f"model.options={{num_steps: {self.steps}}}",
-            "resources.backend=local",
-            f"run.output_dir={self.run_dir(method, seed)}",
-        ]
-
-
-def run_plan(plan: DnaPlan, say: Callable[[str], None] = print) -> None:
-    """Run every (method, seed) of ``plan`` that has no complete run directory yet."""
-    from svdd_ray import engine
-    from svdd_ray.config import load_config
-
-    for method in plan.methods:
-        for seed in plan.seeds:
-            out = plan.run_dir(method, seed)
-            manifest = out / "_manifest.json"
-            if manifest.is_file() and json.loads(manifest.read_text()).get("status") == "complete":
-                continue
-            began = time.perf_counter()
-            engine.run(load_config(plan.config, plan.overrides(method, seed)))
-            say(f"{method} seed {seed}: {time.perf_counter() - began:.0f} s")
-
-
-def _read_run(path: Path) -> tuple[pd.DataFrame, dict]:
-    import pyarrow.parquet as pq
-
-    manifest = json.loads((path / "_manifest.json").read_text())
-    frame = pq.read_table(path, columns=["object", "reward", "batch", "reward_calls"]).to_pandas()
-    return frame, manifest
+        return super().overrides(method, seed) + extra
 
 
 class Judge:
@@ -184,31 +158,18 @@ class Judge:
 def evaluate_runs(plan: DnaPlan, judge: Judge) -> pd.DataFrame:
     """One row per method: the metrics of all its seeds' designs pooled, plus calls and wall time per design."""
     rows = []
-    for method in plan.methods:
-        frames, calls, wall, samples, candidates = [], 0, 0.0, 0, None
-        for seed in plan.seeds:
-            path = plan.run_dir(method, seed)
-            if not (path / "_manifest.json").is_file():
-                continue
-            frame, manifest = _read_run(path)
-            frames.append(frame)
-            totals = manifest.get("totals", {})
-            calls += int(frame.groupby("batch")["reward_calls"].first().sum())  # rows hold their batch's calls
-            if manifest["config"]["run"]["method"] == "dps":  # one classifier gradient per step and design
-                calls += plan.steps * len(frame)
-            wall += totals.get("wall_time_s", 0.0)
-            samples += len(frame)
-            candidates = manifest["config"]["run"]["num_candidates"]
-        if not frames:
-            continue
-        pooled = pd.concat(frames)
+    for method, runs, pooled in pooled_runs(plan):
+        run_config = runs[0].manifest["config"]["run"]
+        calls = calls_per_sample(runs)
+        if run_config["method"] == "dps":  # one classifier gradient per step and design
+            calls += plan.steps
         row = judge.row(pooled["object"].tolist(), pooled["reward"].to_numpy())
         row.update(
             method=method,
-            seeds=len(frames),
-            candidates=candidates,
-            calls_per_design=calls / samples,
-            seconds_per_design=wall / samples,
+            seeds=len(runs),
+            candidates=run_config["num_candidates"],
+            calls_per_design=calls,
+            seconds_per_design=sum(r.manifest.get("totals", {}).get("wall_time_s", 0.0) for r in runs) / len(pooled),
         )
         rows.append(row)
     return pd.DataFrame(rows)
@@ -249,18 +210,7 @@ COLUMNS = [
 
 def markdown(frame: pd.DataFrame) -> str:
     """The results table in Markdown; blank cells where a row lacks a column."""
-    lines = ["| " + " | ".join(title for _, title, _ in COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
-    for _, row in frame.iterrows():
-        cells = []
-        for key, _, fmt in COLUMNS:
-            value = row.get(key)
-            missing = value is None or (isinstance(value, float) and np.isnan(value))
-            if missing or fmt is None:
-                cells.append("" if missing else str(value))
-            else:
-                cells.append(fmt(row) if callable(fmt) else fmt.format(value))
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+    return harness.markdown(frame, COLUMNS)
 
 
 def trade_off_plot(frame: pd.DataFrame, path: Path) -> Path:
