@@ -1,6 +1,6 @@
 """Docking tables at equal seeds: methods and value plans against the docking calls they spend.
 
-    python jobs/docking_results.py [--targets PARP1 JAK2] [--samples 64] [--methods pool smc svdd plan prescreen]
+    python jobs/docking_results.py [--targets PARP1 JAK2] [--samples 64] [--methods pool smc svdd plan ...]
         [--fast-evals 100000] [--out results/docking] [--docs docs/docking_results]
 
 Every run goes through ``svdd_ray.engine.run`` from the target's config (``CONFIGS``) with the
@@ -27,6 +27,10 @@ under ``results/docking`` are committed, so a later session or a bigger machine 
   (``checkpoints/surrogates/<target>_morgan_ridge.npz``, made by ``jobs/fit_surrogate.py --runs
   results/docking/<target>_pool``); only its top ``PRESCREEN_DOCKED`` per chain are docked and the
   best of those is kept. The surrogate's one-off training docks are reported beside the table.
+- ``prescreen_wide``: the same 4 docks per chain, from ``PRESCREEN_WIDE`` (128) pretrained molecules.
+- ``screened_refine``: refinement of elites under the same surrogate: ``REFINE_INIT`` (96) pretrained
+  molecules per chain, the surrogate's top 3 docked, the best re-noised into ``REFINE_COPIES`` (32)
+  copies (the last 60% of its steps drawn again), the surrogate's top 1 docked, the better kept.
 
 Costs per final molecule: docking calls per component (after the per-run cache), docking
 CPU-seconds estimated as calls x the seconds per call of each fidelity (measured here on
