@@ -24,8 +24,8 @@ import yaml
 from svdd_ray.errors import ConfigError
 from svdd_ray.plugins import domain_of_model
 from svdd_ray.protocol import FILLS
-from svdd_ray.samplers import METHODS, check_selection_plan, check_window, in_window
-from svdd_ray.sampling import sampler_options
+from svdd_ray.samplers import METHODS, check_window, in_window
+from svdd_ray.sampling import check_sampler_options, sampler_options
 
 __all__ = ["Config", "ConfigError", "PluginSpec", "RewardComponent", "apply_override", "from_dict", "load_config"]
 
@@ -60,12 +60,10 @@ class RunConfig:
                 raise ConfigError(
                     f"{path}.options.{key}: not an option of {self.method} (options: {allowed or 'none'})"
                 )
-        if {"select_every", "select_window"} & set(self.options):
-            plan = {"select_every": 1, "select_window": (0.0, 1.0), **self.options}
-            try:
-                check_selection_plan(plan["select_every"], plan["select_window"])
-            except ValueError as err:
-                raise ConfigError(f"{path}.options: {err}") from None
+        try:  # the sampler's own checks, on a stand-in model: a bad value is refused before the run starts
+            check_sampler_options(self.method, num_candidates=self.num_candidates, alpha=self.alpha, **self.options)
+        except (ValueError, TypeError) as err:
+            raise ConfigError(f"{path}.options: {err}") from None
 
 
 @dataclass

@@ -79,6 +79,42 @@ def make_sampler(
     return METHODS[method](model, **kwargs, **options)
 
 
+class _Touched(Exception):
+    """Raised when a sampler under :func:`check_sampler_options` first calls its model."""
+
+
+class _StandIn:
+    """A model that has ``num_steps`` and raises :class:`_Touched` from any method call."""
+
+    num_steps = 8
+
+    def __getattr__(self, name: str) -> Any:
+        def touched(*args: Any, **kwargs: Any) -> None:
+            raise _Touched(name)
+
+        return touched
+
+
+def check_sampler_options(method: str, *, num_candidates: int = 1, alpha: float = 0.0, **options: Any) -> None:
+    """Raise ValueError or TypeError where ``method`` refuses ``options``, before any model exists.
+
+    The sampler itself runs on a stand-in model until it first calls it, so the checks are the
+    sampler's own (one copy) and a config is refused before a run starts, not in its first batch.
+    """
+    if "guide" in sampler_options(method):  # supplied by the value plan at run time
+        options = {"guide": None, **options}
+    sampler = make_sampler(
+        method, _StandIn(), num_samples=1, num_candidates=num_candidates, alpha=alpha,
+        generator=torch.Generator(), **options,
+    )  # fmt: skip
+    try:
+        next(sampler)
+    except (_Touched, StopIteration):
+        pass
+    finally:
+        sampler.close()
+
+
 def as_values(scores: Any, n: int, source: str = "value") -> Tensor:
     """Check that ``scores`` holds ``n`` numbers; return float64 with non-finite as NaN."""
     values = torch.as_tensor(scores.detach() if isinstance(scores, Tensor) else list(scores))

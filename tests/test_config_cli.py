@@ -74,6 +74,27 @@ def test_bad_configs_fail_with_one_line_naming_the_key_and_write_nothing(tmp_pat
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.parametrize(
+    "overrides,message",
+    [
+        (
+            ["run.method=refine", "run.options={rounds: -1}"],
+            "config.run.options: rounds must be an integer >= 0, got -1",
+        ),
+        (["run.method=refine", "run.options={renoise_to: 0}"], "config.run.options: renoise_to must be in (0, 1]"),
+        (["run.method=particle_gibbs", "run.alpha=0.5", "run.options={iterations: 0}"], "iterations must be an"),
+        (["run.method=smc", "run.alpha=0.5", "run.options={population: all}"], "population must be 'batch' or"),
+        (["run.method=tree_search", "run.options={exploration: -1}"], "config.run.options: exploration must be"),
+    ],
+)
+def test_bad_sampler_option_values_fail_before_the_run(tmp_path, capsys, overrides, message):
+    """The sampler's own checks run on a stand-in model at load time: one line, exit 2, nothing written."""
+    code = main(["run", str(write(tmp_path, GOOD)), *overrides, "--quiet"])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and len(err.splitlines()) == 1 and message in err, err
+    assert not (tmp_path / "out").exists()
+
+
 def test_missing_and_malformed_files_are_named(tmp_path, capsys):
     assert main(["run", str(tmp_path / "absent.yaml")]) == 2
     assert "absent.yaml: config file not found" in capsys.readouterr().err
