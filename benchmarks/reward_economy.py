@@ -145,7 +145,8 @@ def frozen_surrogate(model: list[str]) -> tuple[str, str]:
     and a line on what it cost."""
     from scipy.stats import spearmanr
 
-    from svdd_ray.surrogates import morgan_ridge, save_surrogate
+    from svdd_ray.chem.surrogates import morgan_ridge
+    from svdd_ray.surrogates import save_surrogate
 
     pool = run_point("surrogate pool", 0, model)
     objects, rewards = pool["objects"], np.asarray(pool["rewards"], dtype=float)

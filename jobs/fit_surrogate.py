@@ -24,7 +24,8 @@ import numpy as np
 import pandas as pd
 from scipy.stats import spearmanr
 
-from svdd_ray.surrogates import morgan_ridge, onehot_ridge, save_surrogate
+from svdd_ray.chem.surrogates import morgan_ridge
+from svdd_ray.surrogates import onehot_ridge, save_surrogate
 
 
 def training_rows(runs: list[str]) -> pd.DataFrame:

@@ -59,7 +59,7 @@ BUILTINS: dict[str, dict[str, str]] = {
         "hepg2": "svdd_ray.dna.rewards:hepg2_guide",
     },
     "surrogate": {
-        "morgan_ridge": "svdd_ray.surrogates:morgan_ridge",
+        "morgan_ridge": "svdd_ray.chem.surrogates:morgan_ridge",
         "onehot_ridge": "svdd_ray.surrogates:onehot_ridge",
     },
     "domain": {

@@ -8,7 +8,8 @@ gives the rest the surrogate's prediction. The surrogate of a batch learns only 
 that batch's own earlier steps, so which candidates are scored never depends on timing: runs stay
 deterministic under a seed, with any number of batches in flight. A surrogate fitted offline on the
 scores of earlier runs (:class:`LinearSurrogate`, ``weights`` of the built-ins) is frozen, so the same
-holds, and it can rank from the first step on.
+holds, and it can rank from the first step on. Built-ins: :func:`onehot_ridge` here (strings) and
+``morgan_ridge`` in :mod:`svdd_ray.chem.surrogates` (molecules), both a :class:`RidgeSurrogate` over features.
 """
 
 from __future__ import annotations
@@ -28,7 +29,6 @@ __all__ = [
     "SurrogateReward",
     "build_surrogates",
     "load_surrogate",
-    "morgan_ridge",
     "onehot_ridge",
     "prescreen",
     "save_surrogate",
@@ -125,34 +125,6 @@ def load_surrogate(path: str | Path, features, **expected) -> LinearSurrogate:
             if key in meta and meta[key] != value:
                 raise ValueError(f"{path} was fitted with {key}={meta[key]!r}, not {value!r}: set the same option")
         return LinearSurrogate(features, data["mean"], data["scale"], data["coef"], float(data["offset"]))
-
-
-def _morgan_counts(radius: int, n_bits: int):
-    def features(smiles: Sequence[str]) -> np.ndarray:
-        from rdkit.Chem import rdFingerprintGenerator
-
-        from svdd_ray.chem.rewards import to_mol
-
-        generator = rdFingerprintGenerator.GetMorganGenerator(radius=radius, fpSize=n_bits)
-        out = np.full((len(smiles), n_bits), math.nan)
-        for row, text in enumerate(smiles):
-            mol = to_mol(text)
-            if mol is not None:
-                out[row] = generator.GetCountFingerprintAsNumPy(mol)
-        return np.log1p(out)
-
-    return features
-
-
-def morgan_ridge(
-    radius: int = 2, n_bits: int = 2048, l2: float = 1.0, weights: str | None = None
-) -> RidgeSurrogate | LinearSurrogate:
-    """Ridge on log Morgan count fingerprints of SMILES (built-in surrogate ``morgan_ridge``), learned online;
-    with ``weights`` (an ``.npz`` from ``jobs/fit_surrogate.py``) the frozen model fitted offline."""
-    features = _morgan_counts(radius, n_bits)
-    if weights is not None:
-        return load_surrogate(weights, features, radius=radius, n_bits=n_bits)
-    return RidgeSurrogate(features, l2)
 
 
 def onehot_ridge(alphabet: str = "01", l2: float = 1.0, weights: str | None = None) -> RidgeSurrogate | LinearSurrogate:

@@ -8,9 +8,10 @@ import pytest
 from engine_helpers import SAMPLE_COLUMNS, component, read_samples, small_config, with_resources
 
 from svdd_ray import engine
+from svdd_ray.chem.surrogates import morgan_ridge
 from svdd_ray.config import ConfigError
 from svdd_ray.demo import ones
-from svdd_ray.surrogates import morgan_ridge, onehot_ridge, prescreen
+from svdd_ray.surrogates import onehot_ridge, prescreen
 
 pytestmark = pytest.mark.timeout(240)
 

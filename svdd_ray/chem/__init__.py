@@ -10,6 +10,7 @@ Submodules (imported lazily, so ``import svdd_ray.chem`` is cheap):
 * :mod:`~svdd_ray.chem.train`: ``MolPriorConfig``, ``train_prior``, ``load_prior``.
 * :mod:`~svdd_ray.chem.model_card`: evaluate a trained prior and write ``MODEL_CARD.md``.
 * :mod:`~svdd_ray.chem.metrics`: validity, uniqueness, novelty, diversity, property distances.
+* :mod:`~svdd_ray.chem.surrogates`: ``morgan_ridge``, the pre-screening surrogate on Morgan counts.
 
 Needs the ``chem`` extra: rdkit, selfies, scipy, and for docking vina, meeko, gemmi;
 molsets and dockstring are installed with ``--no-deps`` (only their data files are used).

@@ -58,7 +58,7 @@ def test_every_method_builds_a_valid_config(job, method, tmp_path):
 
 
 def test_the_committed_surrogates_load_and_rank_by_their_training_scores(job):
-    from svdd_ray.surrogates import morgan_ridge
+    from svdd_ray.chem.surrogates import morgan_ridge
 
     for target in job.CONFIGS:
         surrogate = morgan_ridge(weights=str(ROOT / job.surrogate_path(target)))
