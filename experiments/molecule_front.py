@@ -24,7 +24,7 @@ import pandas as pd
 from experiments import harness
 from experiments.harness import Plan, calls_per_sample, is_complete, load_runs, pooled_runs, run_plan
 
-__all__ = ["REWARDS", "BUDGETS", "methods", "plan", "fit_surrogate", "evaluate", "render"]
+__all__ = ["REWARDS", "BUDGETS", "FAMILIES", "methods", "plan", "fit_surrogate", "evaluate", "render"]
 
 REPO = Path(__file__).resolve().parents[1]
 REWARDS = {"qed": "molecule_qed.yaml", "sa": "molecule_sa.yaml"}
@@ -95,9 +95,8 @@ def methods(weights: Path) -> dict[str, list[str]]:
     return {label: overrides for _, label, overrides in _entries(weights)}
 
 
-def family(label: str) -> str:
-    """The method family of a label (one line of the front plot)."""
-    return {name: fam for fam, name, _ in _entries(Path("surrogate.npz"))}[label]
+#: Method label -> its family (one line of the front plot), in the table's order.
+FAMILIES = {label: fam for fam, label, _ in _entries(Path("surrogate.npz"))}
 
 
 def plan(
@@ -148,7 +147,7 @@ def evaluate(the_plan: Plan, reference=None) -> pd.DataFrame:
         seeds = [float(run.samples.loc[~run.samples["invalid"], "reward"].median()) for run in runs]
         row = {
             "method": label,
-            "family": family(label),
+            "family": FAMILIES[label],
             "n": len(pooled),
             "seeds": len(runs),
             "complete": all(is_complete(run.path) for run in runs),

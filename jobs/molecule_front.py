@@ -25,7 +25,7 @@ from experiments.harness import run_plan  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
-    labels = list(front.methods(Path("surrogate.npz")))
+    labels = list(front.FAMILIES)
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rewards", nargs="+", default=list(front.REWARDS), choices=list(front.REWARDS))
     parser.add_argument("--methods", nargs="+", default=labels, choices=labels, metavar="METHOD")
