@@ -9,7 +9,7 @@ identical candidates within one step are still scored once; across steps they ar
 
 from __future__ import annotations
 
-import sys
+import argparse
 import tempfile
 from pathlib import Path
 
@@ -20,19 +20,21 @@ from svdd_ray.config import load_config
 
 
 def main() -> None:
-    if len(sys.argv) < 2:
-        sys.exit(__doc__)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("config", help="a run config, e.g. configs/quickstart.yaml")
+    parser.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides")
+    args = parser.parse_args()
     rows = []
     for cache in (True, False):
         out = Path(tempfile.mkdtemp(prefix="svdd-cache-")) / "run"
         overrides = [
-            *sys.argv[2:],
+            *args.overrides,
             f"reward.cache={cache}",
             "reward.cache_file=null",
             f"run.output_dir={out}",
             "resources.backend=local",
         ]
-        _, totals = engine.run(load_config(sys.argv[1], overrides))
+        _, totals = engine.run(load_config(args.config, overrides))
         rows.append(
             [
                 f"cache {'on' if cache else 'off'}",
@@ -43,7 +45,7 @@ def main() -> None:
                 totals["reward_calls"] / totals["samples"],
             ]
         )
-    print(f"config {sys.argv[1]} {' '.join(sys.argv[2:])}")
+    print(f"config {args.config} {' '.join(args.overrides)}")
     print(
         table(
             ["run", "samples", "candidates scored", "reward calls", "candidates per call", "reward calls per sample"],

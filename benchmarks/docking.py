@@ -70,7 +70,7 @@ def pool_throughput(config, molecules: list[str], warmup: str) -> tuple[float, l
             pending.append(pool.submit([queue.pop(0)]))
         for handle in executor.wait(pending, timeout=600):
             pending.remove(handle)
-            scores += pool.result(handle)
+            scores += pool.result(handle).scores
     wall = time.perf_counter() - began
     executor.shutdown()
     return wall, scores

@@ -8,6 +8,7 @@ per batch-step = (engine wall time - baseline wall time) / batch-steps.
 
 from __future__ import annotations
 
+import argparse
 import time
 
 import ray
@@ -31,6 +32,7 @@ def baseline() -> float:
 
 
 def main() -> None:
+    argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter).parse_args()
     ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
     reward = {"target": "ones", "actors": 1, "num_cpus": 0.5, "chunk_size": BATCH * M}
     steps = SAMPLES // BATCH * STEPS

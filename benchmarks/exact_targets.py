@@ -9,6 +9,7 @@ soft values are computed by enumerating the chain. Sampling noise at n = 20,000 
 
 from __future__ import annotations
 
+import argparse
 import sys
 from pathlib import Path
 
@@ -24,6 +25,7 @@ N = 20_000
 
 
 def main() -> None:
+    argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter).parse_args()
     toy = BinaryToy(length=4, num_steps=4, seed=0)
     alpha = 1.0
     value, target = toy.exact_value(alpha), toy.target(alpha)

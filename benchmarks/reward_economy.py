@@ -22,7 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
+import shlex
 import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -195,6 +195,18 @@ def plot(frame: pd.DataFrame, path: Path) -> None:
     plt.close(fig)
 
 
+def remake_command(parser: argparse.ArgumentParser, args: argparse.Namespace) -> str:
+    """The command that remakes the page, to paste in the repository root: quoted, ``--out`` relative to the root."""
+    parts = []
+    for flag in ("--samples", "--workers", "--model", "--model-options"):
+        value = getattr(args, flag[2:].replace("-", "_"))
+        if value is not None and value != parser.get_default(flag[2:].replace("-", "_")):
+            parts += [flag, str(value)]
+    out = Path(args.out).resolve()
+    parts += ["--out", str(out.relative_to(REPO) if out.is_relative_to(REPO) else out)]
+    return "python benchmarks/reward_economy.py " + shlex.join(parts)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--samples", type=int, default=256)
@@ -247,7 +259,7 @@ def main() -> None:
     print(text)
     out.with_suffix(".md").write_text(
         "# Reward calls against reward: QED\n\n"
-        f"Made by `python benchmarks/reward_economy.py {' '.join(sys.argv[1:])}`. " + note + "\n\n" + text + "\n\n"
+        f"Made by `{remake_command(parser, args)}`. " + note + "\n\n" + text + "\n\n"
         f"![reward vs calls]({out.with_suffix('.png').name})\n"
     )
 

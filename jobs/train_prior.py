@@ -17,19 +17,16 @@ wrong type, unknown domain) is one line on stderr and exit status 2, before anyt
 from __future__ import annotations
 
 import argparse
-import copy
 import importlib
 import sys
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # run from a checkout without installing
     sys.path.insert(0, str(ROOT))
 
-from svdd_ray.config import apply_override, load_config  # noqa: E402
+from svdd_ray.config import apply_override, load_config, read_yaml_file  # noqa: E402
 from svdd_ray.errors import ConfigError  # noqa: E402
 
 #: domain -> (trainer module, its training-config schema); a module is imported only when used.
@@ -42,14 +39,11 @@ DOMAINS = {
 
 def _trainer(path: str, overrides: list[str]) -> tuple[Any, type]:
     """The trainer module and schema of the config's ``domain`` (after ``overrides``)."""
-    try:
-        raw = yaml.safe_load(Path(path).read_text())
-    except (OSError, yaml.YAMLError):
-        raw = None
-    if not isinstance(raw, dict):
-        load_config(path, overrides)  # raises the one-line error for a missing, empty or malformed file
+    data = read_yaml_file(path)
+    if data is None:
+        raise ConfigError(f"{path}: the config file is empty")
+    if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping at the top level")
-    data = copy.deepcopy(raw)
     for override in overrides:
         apply_override(data, override)
     domain = data.get("domain")

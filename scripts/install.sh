@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Install svdd_ray and everything its tests and jobs need into the active Python environment.
-# Torch: an existing install is kept (GPU users bring their own build); otherwise the CPU build
-# torch==2.13.0 is pinned.
+# Torch: an existing install is kept (GPU users bring their own build); otherwise torch==2.13.0 is
+# pinned and pip installs whatever build of it the configured index gives for this platform (on this
+# project's CI machine the CPU build on disk; from PyPI on Linux x86_64 a CUDA build). For the CPU-only
+# build, first: pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu
 set -euo pipefail
 cd "$(dirname "$0")/.."
 python -m pip install -q --upgrade pip

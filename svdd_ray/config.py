@@ -50,6 +50,7 @@ class RunConfig:
         _at_least(self, path, "num_samples", 1)
         _at_least(self, path, "batch_size", 1)
         _at_least(self, path, "num_candidates", 1)
+        _at_least(self, path, "seed", 0)
         if not math.isfinite(self.alpha) or self.alpha < 0:
             raise ConfigError(f"{path}.alpha: must be a finite number >= 0, got {self.alpha}")
         if self.method in ("smc", "particle_gibbs") and self.alpha == 0:
@@ -92,11 +93,13 @@ class ModelConfig:
     device: str = "auto"
     domain: str | None = None
 
+    def __post_init__(self) -> None:
+        if self.domain is None:
+            self.domain = domain_of_model(self.target)
+
     def check(self, path: str) -> None:
         if self.device not in ("auto", "cpu", "cuda"):
             raise ConfigError(f"{path}.device: must be 'auto', 'cpu' or 'cuda', got {self.device!r}")
-        if self.domain is None:
-            self.domain = domain_of_model(self.target)
 
 
 @dataclass
@@ -218,23 +221,38 @@ class RewardComponent:
             raise ConfigError(f"{path}.num_cpus: must be >= 0, got {self.num_cpus}")
         if not self.timeout_s > 0:
             raise ConfigError(f"{path}.timeout_s: must be > 0, got {self.timeout_s}")
+        if not math.isfinite(self.weight):
+            raise ConfigError(f"{path}.weight: must be a finite number, got {self.weight}")
         for key in ("clip", "require"):
             bounds = getattr(self, key)
-            if bounds is not None and (
-                len(bounds) != 2 or not all(b is None or isinstance(b, (int, float)) for b in bounds)
+            if bounds is None:
+                continue
+            if len(bounds) != 2 or not all(
+                b is None or (isinstance(b, (int, float)) and not isinstance(b, bool) and not math.isnan(b))
+                for b in bounds
             ):
                 raise ConfigError(f"{path}.{key}: must be [low, high] (null for open), got {bounds!r}")
+            low, high = bounds
+            if low is not None and high is not None and low > high:
+                raise ConfigError(f"{path}.{key}: low {low} is above high {high}")
 
 
 @dataclass
 class RewardConfig:
-    """The reward: a weighted sum of components, with a run-wide cache."""
+    """The reward: a weighted sum of components, with a run-wide cache.
+
+    ``probe``: before the run, up to this many pretrained samples go through every component, one
+    call at a time until one scores (a healthy reward costs one call); a component for which all fail
+    stops the run with its first exception, before anything is written. 0 skips the probe.
+    """
 
     components: list[RewardComponent] = field(default_factory=lambda: [RewardComponent(target="ones")])
     cache: bool = True
     cache_file: str | None = None
+    probe: int = 8
 
     def check(self, path: str) -> None:
+        _at_least(self, path, "probe", 0)
         if not self.components:
             raise ConfigError(f"{path}.components: at least one reward is needed")
         names = [c.name for c in self.components]
@@ -267,6 +285,7 @@ class ResourcesConfig:
     max_inflight_batches: int = 4
     max_retries: int = 2
     start_timeout_s: float = 600.0
+    connect_timeout_s: float = 30.0
 
     def check(self, path: str) -> None:
         if self.backend not in ("ray", "local"):
@@ -278,6 +297,8 @@ class ResourcesConfig:
             raise ConfigError(f"{path}.denoiser_num_cpus/num_gpus: must be >= 0")
         if not self.start_timeout_s > 0:
             raise ConfigError(f"{path}.start_timeout_s: must be > 0, got {self.start_timeout_s}")
+        if not 0 < self.connect_timeout_s < math.inf:
+            raise ConfigError(f"{path}.connect_timeout_s: must be > 0 and finite, got {self.connect_timeout_s}")
 
 
 @dataclass
@@ -371,6 +392,33 @@ def from_dict(cls: type, data: Any, path: str) -> Any:
     return obj
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """A safe YAML loader that refuses a mapping with the same key twice (plain YAML keeps the last)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
+        seen: set = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+def parse_yaml(text: str) -> Any:
+    """``text`` as YAML (the safe subset), a duplicate key in any mapping refused."""
+    return yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+
+
+def _yaml_problem(err: yaml.YAMLError) -> str:
+    """A YAML error in one line: its problem and where."""
+    problem = getattr(err, "problem", None)
+    mark = getattr(err, "problem_mark", None)
+    if problem is None:
+        return str(err).splitlines()[0]
+    return problem + (f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else "")
+
+
 def apply_override(data: dict, override: str) -> None:
     """Apply one ``dotted.key=value`` override (value parsed as YAML) to a raw config mapping.
 
@@ -379,6 +427,10 @@ def apply_override(data: dict, override: str) -> None:
     if "=" not in override:
         raise ConfigError(f"override {override!r}: expected key=value")
     key, raw = override.split("=", 1)
+    try:
+        value = parse_yaml(raw)
+    except yaml.YAMLError as err:
+        raise ConfigError(f"override {override!r}: the value is not valid YAML ({_yaml_problem(err)})") from None
     parts = key.strip().split(".")
     node = data
     for depth, part in enumerate(parts):
@@ -387,31 +439,44 @@ def apply_override(data: dict, override: str) -> None:
             if not part.isdigit() or int(part) >= len(node):
                 raise ConfigError(f"{key}: {part} is not an index of a list of {len(node)}")
             if last:
-                node[int(part)] = yaml.safe_load(raw)
+                node[int(part)] = value
             else:
                 node = node[int(part)]
         elif isinstance(node, dict):
             if last:
-                node[part] = yaml.safe_load(raw)
+                node[part] = value
             else:
                 node = node.setdefault(part, {})
         else:
             raise ConfigError(f"{key}: {parts[depth - 1]} is not a mapping or list")
 
 
-def load_config(path: str | Path, overrides: list[str] = (), schema: type = Config) -> Any:
-    """Read, override and validate a YAML configuration into the dataclass ``schema`` (a run by default)."""
+def read_yaml_file(path: str | Path) -> Any:
+    """A YAML file's contents; ConfigError (one line, naming the file) if it is missing, not UTF-8 text or bad YAML."""
     path = Path(path)
     if not path.is_file():
-        raise ConfigError(f"{path}: config file not found")
+        raise ConfigError(f"{path}: {'a directory, not a config file' if path.is_dir() else 'config file not found'}")
     try:
-        data = yaml.safe_load(path.read_text())
+        text = path.read_bytes().decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not a UTF-8 text file (a YAML config is expected)") from None
+    except OSError as err:
+        raise ConfigError(f"{path}: cannot read the config ({err.strerror})") from None
+    if "\x00" in text:
+        raise ConfigError(f"{path}: a binary file, not a YAML config")
+    try:
+        return parse_yaml(text)
     except yaml.YAMLError as err:
-        raise ConfigError(f"{path}: not valid YAML ({str(err).splitlines()[0]})") from None
+        raise ConfigError(f"{path}: not valid YAML ({_yaml_problem(err)})") from None
+
+
+def load_config(path: str | Path, overrides: list[str] = (), schema: type = Config) -> Any:
+    """Read, override and validate a YAML configuration into the dataclass ``schema`` (a run by default)."""
+    data = read_yaml_file(path)
     if data is None:
         raise ConfigError(f"{path}: the config file is empty")
     if not isinstance(data, dict):
-        raise ConfigError(f"{path}: expected a mapping at the top level")
+        raise ConfigError(f"{path}: expected a mapping at the top level, got {type(data).__name__}")
     for override in overrides:
         apply_override(data, override)
     return from_dict(schema, data, "config")

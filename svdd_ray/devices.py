@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import torch
 
 
@@ -18,3 +20,10 @@ def pick_device(requested: str | torch.device, key: str = "device") -> torch.dev
         return torch.device(name)
     except RuntimeError:
         raise ConfigError(f"{key}: {name!r} is not a device ('auto', 'cpu', 'cuda' or 'cuda:N')") from None
+
+
+def memory_bytes(device: torch.device) -> int:
+    """The memory of ``device``: the GPU's own, or this machine's physical memory for the CPU."""
+    if device.type == "cuda":
+        return torch.cuda.get_device_properties(device).total_memory
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")

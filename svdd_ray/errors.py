@@ -7,3 +7,13 @@ class ConfigError(ValueError):
 
 class RunFailed(RuntimeError):
     """A run that cannot go on (a batch whose denoiser kept failing); finished batches stay on disk for resume."""
+
+
+class Interrupted(RuntimeError):
+    """The user stopped the run (Ctrl-C, SIGTERM); finished batches stay on disk for resume."""
+
+
+def one_line(err: BaseException) -> str:
+    """An error as ``Type: first line of its message``."""
+    text = str(err).strip().splitlines()
+    return f"{type(err).__name__}: {text[0]}" if text else type(err).__name__

@@ -16,7 +16,7 @@ import inspect
 from collections.abc import Callable
 from typing import Any
 
-from svdd_ray.errors import ConfigError
+from svdd_ray.errors import ConfigError, one_line
 
 #: Built-ins per kind; a domain package is imported only when one of its names is used.
 BUILTINS: dict[str, dict[str, str]] = {
@@ -116,6 +116,8 @@ def resolve(kind: str, target: str, key: str | None = None) -> Any:
         module = importlib.import_module(module_name)
     except ImportError as err:
         raise ConfigError(f"{key}: cannot import {module_name} for {kind} {target!r} ({err})") from None
+    except Exception as err:  # noqa: BLE001 - the module itself is broken (SyntaxError, NameError, ...)
+        raise ConfigError(f"{key}: importing {module_name} for {kind} {target!r} failed: {one_line(err)}") from None
     try:
         return getattr(module, attr)
     except AttributeError:
@@ -144,7 +146,7 @@ def build(kind: str, target: str, options: dict | None = None, *args: Any, key: 
     except ConfigError as err:  # the plugin refused what its options asked for
         raise ConfigError(f"{options_key}: {err}") from None
     except Exception as err:  # noqa: BLE001 - a plugin's failure to build is a config error
-        raise ConfigError(f"{key}: building {kind} {target!r} failed: {_one_line(err)}") from None
+        raise ConfigError(f"{key}: building {kind} {target!r} failed: {one_line(err)}") from None
 
 
 def _check_options(fn: Any, args: Any, options: dict, what: str, options_key: str) -> None:
@@ -158,11 +160,6 @@ def _check_options(fn: Any, args: Any, options: dict, what: str, options_key: st
     except TypeError as err:
         takes = [n for n, p in signature.parameters.items() if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
         raise ConfigError(f"{options_key}: {what} {err} (it takes: {', '.join(takes) or 'nothing'})") from None
-
-
-def _one_line(err: BaseException) -> str:
-    text = str(err).strip().splitlines()
-    return f"{type(err).__name__}: {text[0]}" if text else type(err).__name__
 
 
 def domain_of_model(target: str) -> str:

@@ -33,7 +33,9 @@ class Reward(Protocol):
     * ``close()``: release workers or files; called when the run ends.
 
     A class attribute ``reads_probabilities = True`` declares that the reward also scores float
-    ``[length, alphabet]`` arrays of per-position probabilities (``value.fill: soft | uniform``).
+    ``[length, alphabet]`` arrays of per-position probabilities (``value.fill: soft | uniform``), and
+    ``reads = "molecules"`` (a function: ``@svdd_ray.rewards.reads("molecules")``) the domain of the
+    objects it scores, so that a model of another built-in domain is refused when the run starts.
     """
 
     def __call__(self, objects: list) -> Sequence[float]: ...

@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import html
 import json
+import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,7 +31,7 @@ DISPLAY_CHARS = 120
 
 
 class RunDirError(ValueError):
-    """A run directory that cannot be reported on, with the directory named in the message."""
+    """A run directory that cannot be reported on, or an ``--out`` that cannot take the report; named in the message."""
 
 
 @dataclass
@@ -272,6 +273,21 @@ def markdown_table(frame: pd.DataFrame, align_right: bool = False) -> str:
     return "\n".join(lines)
 
 
+def output_dir(out_dir: str | Path) -> Path:
+    """``out_dir`` made and checked writable; a one-line :class:`RunDirError` naming ``--out`` otherwise
+    (a file, below a file, not writable, on a read-only filesystem)."""
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise RunDirError(f"--out {out}: exists and is not a directory")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=out):
+            pass
+    except OSError as err:
+        raise RunDirError(f"--out {out}: cannot write the report there ({err.strerror or err})") from None
+    return out
+
+
 def write_report(
     run_dirs: list[str | Path],
     out_dir: str | Path,
@@ -289,8 +305,7 @@ def write_report(
     for i, run in enumerate(runs):  # runs from different parents may share a name
         if names.count(run.name) > 1:
             run.name = f"{run.name}#{i}"
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    out = output_dir(out_dir)
     summary = summarize(runs, reference_sets(runs, novelty, references))
     summary.to_csv(out / "summary.csv", index=False)
     figures = [

@@ -13,12 +13,14 @@ import hashlib
 import json
 import math
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from svdd_ray import plugins
 from svdd_ray.config import RewardComponent
+from svdd_ray.errors import one_line
 from svdd_ray.protocol import Reward
 
 __all__ = [
@@ -30,8 +32,12 @@ __all__ = [
     "content_key",
     "key_function",
     "keyed_by",
+    "reads",
+    "reads_domain",
     "reads_probabilities",
     "reward_function",
+    "Scored",
+    "score_objects",
     "score_safely",
 ]
 
@@ -46,6 +52,16 @@ def keyed_by(key: Callable[[Any], str]) -> Callable:
 
     def attach(fn: Callable) -> Callable:
         fn.canonical_key = key
+        return fn
+
+    return attach
+
+
+def reads(domain: str) -> Callable:
+    """Decorate a reward *function* with the domain of the objects it scores (classes set ``reads = ...``)."""
+
+    def attach(fn: Callable) -> Callable:
+        fn.reads = domain
         return fn
 
     return attach
@@ -73,6 +89,11 @@ def key_function(reward: Reward) -> Callable[[Any], str]:
     return _declared(reward, "canonical_key") or content_key
 
 
+def reads_domain(reward: Reward) -> str | None:
+    """The domain of the objects the reward declares it scores (``reads``), or None for any objects."""
+    return _declared(reward, "reads")
+
+
 def reads_probabilities(reward: Reward) -> bool:
     """Whether the reward declares ``reads_probabilities = True``: it scores float ``[length, alphabet]``
     arrays of per-position probabilities as well as decoded sequences (``value.fill: soft | uniform``)."""
@@ -94,30 +115,52 @@ def close_reward(reward: Reward) -> None:
             pass
 
 
-def _as_float(v: Any) -> float:
+@dataclass
+class Scored:
+    """A reward call's scores (NaN for an invalid object) and how many objects failed: the reward raised
+    for them or returned something that is not a number (a NaN it returns itself is a verdict, not a failure)."""
+
+    scores: list[float]
+    failures: int = 0
+    first_failure: str | None = None  # the first failure, in one line
+
+
+def _as_float(v: Any) -> tuple[float, str | None]:
+    """``v`` as a float (NaN when not finite) and, when ``v`` is not a number at all, why."""
     try:
         f = float(v)
     except (TypeError, ValueError):
-        return math.nan
-    return f if math.isfinite(f) else math.nan
+        return math.nan, f"returned {v!r:.40} ({type(v).__name__}), not a number"
+    return (f if math.isfinite(f) else math.nan), None
+
+
+def score_objects(reward: Reward, objects: list) -> Scored:
+    """Score ``objects``; if the batch call fails, score one by one so one bad object costs only itself."""
+    try:
+        batch = list(reward(objects))
+    except Exception:  # noqa: BLE001 - a reward's failure must not end the run
+        batch = None
+    if batch is not None and len(batch) == len(objects):
+        parsed = [_as_float(s) for s in batch]
+    else:
+        parsed = [_score_one(reward, obj) for obj in objects]
+    problems = [why for _, why in parsed if why]
+    return Scored([f for f, _ in parsed], len(problems), problems[0] if problems else None)
+
+
+def _score_one(reward: Reward, obj: Any) -> tuple[float, str | None]:
+    try:
+        out = list(reward([obj]))
+    except Exception as err:  # noqa: BLE001
+        return math.nan, one_line(err)
+    if len(out) != 1:
+        return math.nan, f"returned {len(out)} scores for 1 object"
+    return _as_float(out[0])
 
 
 def score_safely(reward: Reward, objects: list) -> list[float]:
-    """Score ``objects``; if the batch call fails, score one by one so one bad object costs only itself."""
-    try:
-        scores = list(reward(objects))
-        if len(scores) == len(objects):
-            return [_as_float(s) for s in scores]
-    except Exception:  # noqa: BLE001 - a reward's failure must not end the run
-        pass
-    out = []
-    for obj in objects:
-        try:
-            (score,) = list(reward([obj]))
-            out.append(_as_float(score))
-        except Exception:  # noqa: BLE001
-            out.append(math.nan)
-    return out
+    """The scores of :func:`score_objects` (NaN for each invalid object)."""
+    return score_objects(reward, objects).scores
 
 
 def combine(components: Sequence[RewardComponent], scores: dict[str, np.ndarray]) -> np.ndarray:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -186,6 +187,116 @@ def test_start_timeout_s_must_be_positive(tmp_path):
         from_dict(Config, data, "config")
     data["resources"]["start_timeout_s"] = 30
     assert from_dict(Config, data, "config").resources.start_timeout_s == 30.0
+
+
+@pytest.mark.parametrize("bad", [0, -1.5, float("nan"), float("inf")])
+def test_connect_timeout_s_must_be_positive(tmp_path, bad):
+    data = small_config(tmp_path / "out").to_dict()
+    data["resources"]["connect_timeout_s"] = bad
+    with pytest.raises(ConfigError, match=r"^config\.resources\.connect_timeout_s: must be > 0") as err:
+        from_dict(Config, data, "config")
+    assert "\n" not in str(err.value)
+    data["resources"]["connect_timeout_s"] = 2
+    assert from_dict(Config, data, "config").resources.connect_timeout_s == 2.0
+    assert small_config(tmp_path / "out").resources.connect_timeout_s == 30.0
+
+
+# ---------------------------------------------------------------------- joining a cluster, with a deadline
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_no_cluster_at_a_closed_port_is_one_line_within_the_timeout():
+    port = _closed_port()
+    began = time.monotonic()
+    with pytest.raises(ConfigError) as err:
+        cluster.check_reachable(f"127.0.0.1:{port}", 2, "from RAY_ADDRESS")
+    elapsed = time.monotonic() - began
+    message = str(err.value)
+    assert 1.5 < elapsed < 5  # refusals are retried until the deadline (a head may be starting), no longer
+    assert message.startswith(f"resources.address: no Ray cluster answered at 127.0.0.1:{port}")
+    assert "within 2 s (from RAY_ADDRESS)" in message and "unset RAY_ADDRESS" in message
+    assert "\n" not in message
+
+
+def test_a_listener_that_is_not_a_ray_gcs_is_one_line_within_the_timeout():
+    with socket.socket() as listener:  # accepts connections (the backlog), never answers
+        listener.bind(("0.0.0.0", 0))
+        listener.listen(8)
+        port = listener.getsockname()[1]
+        began = time.monotonic()
+        with pytest.raises(ConfigError, match=f"127.0.0.1:{port}.* accepts connections but no Ray GCS answered") as e:
+            cluster.check_reachable(f"127.0.0.1:{port}", 2)
+        elapsed = time.monotonic() - began
+    assert elapsed < 8  # the probe child is killed at the deadline (at least 3 s: it has to import Ray)
+    assert "within 2 s (from --address / resources.address)" in str(e.value) and "\n" not in str(e.value)
+
+
+@pytest.mark.parametrize("address", ["nonsense", "host:port", "host:70000", "ray://:10001"])
+def test_a_malformed_address_is_one_line_at_once(address):
+    began = time.monotonic()
+    with pytest.raises(ConfigError, match="^resources.address: expected host:port, 'auto' or ray://host:port"):
+        cluster.check_reachable(address, 30)
+    assert time.monotonic() - began < 2
+
+
+def test_a_failed_join_is_one_line_and_leaves_no_ray(monkeypatch):
+    """ray.init failing after the probe (say a version mismatch): one line, and Ray shut down again."""
+    import ray
+
+    calls = []
+    monkeypatch.setattr(ray, "is_initialized", lambda: False)
+    monkeypatch.setattr(cluster, "check_reachable", lambda *a: calls.append(("probe", *a)))
+
+    def init(**kwargs):
+        calls.append(("init", kwargs["address"]))
+        raise ConnectionError("Version mismatch: the cluster runs Ray 2.59.0\nmore detail")
+
+    monkeypatch.setattr(ray, "init", init)
+    monkeypatch.setattr(ray, "shutdown", lambda: calls.append(("shutdown",)))
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    with pytest.raises(ConfigError) as err:
+        cluster.connect("10.1.2.3:6379", None, timeout_s=7)
+    assert str(err.value) == (
+        "resources.address: could not join the Ray cluster at 10.1.2.3:6379 (from --address / resources.address): "
+        "Version mismatch: the cluster runs Ray 2.59.0"
+    )
+    assert calls == [
+        ("probe", "10.1.2.3:6379", 7, "from --address / resources.address"),
+        ("init", "10.1.2.3:6379"),
+        ("shutdown",),
+    ]
+
+
+@pytest.mark.parametrize("via", ["--address", "RAY_ADDRESS"])
+def test_the_cli_gives_up_on_an_unreachable_cluster_in_one_line(tmp_path, via):
+    """``--address`` to a closed port, or a stale ``RAY_ADDRESS``: exit 2, one line, nothing written, no hang."""
+    port = _closed_port()
+    out = tmp_path / "out"
+    env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
+    env["OMP_NUM_THREADS"] = "1"
+    command = [sys.executable, "-m", "svdd_ray.cli", "run", "configs/demo_bitstrings.yaml"]
+    command += ["resources.connect_timeout_s=2", "--out", str(out), "--quiet"]
+    if via == "--address":
+        command += ["--address", f"127.0.0.1:{port}"]
+    else:
+        env["RAY_ADDRESS"] = f"127.0.0.1:{port}"
+    began = time.monotonic()
+    done = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=120, check=False)
+    elapsed = time.monotonic() - began
+    lines = done.stderr.strip().splitlines()
+    assert done.returncode == 2, done.stderr[-3000:]
+    assert len(lines) == 1, done.stderr[-3000:]
+    assert f"resources.address: no Ray cluster answered at 127.0.0.1:{port}" in lines[0]
+    source = "from --address / resources.address" if via == "--address" else "from RAY_ADDRESS"
+    assert f"within 2 s ({source})" in lines[0]
+    assert elapsed < 20
+    assert not out.exists()
 
 
 # ---------------------------------------------------------------------- autoscaler detection

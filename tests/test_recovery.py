@@ -68,6 +68,7 @@ def test_a_model_that_keeps_failing_stops_the_run_with_one_line_and_exit_1(reque
     config = with_resources(small_config(tmp_path / "out", backend=backend), max_inflight_batches=1)
     config.model.target = "svdd_ray.testing:bitstrings_that_raise"
     config.model.options = {"after": 6, **BITS}  # batch 0 takes proposals 1-6; batch 1 never gets through
+    config.reward.probe = 0  # the probe's own samples would take proposals too
     with pytest.raises(RunFailed, match="batch 1: the denoiser failed 3 times, last with: RuntimeError: model broken"):
         engine.run(config)
     assert (tmp_path / "out" / "batch-000000.parquet").exists()  # finished batches stay for resume
@@ -81,7 +82,9 @@ def test_a_model_that_keeps_failing_stops_the_run_with_one_line_and_exit_1(reque
     capsys.readouterr()
     assert main(["run", str(path), "--quiet"]) == 1
     err = capsys.readouterr().err.strip()
-    assert len(err.splitlines()) == 1 and err.startswith("svdd-ray: error: batch 1: the denoiser failed 3 times"), err
+    *notices, last = err.splitlines()  # the replays are shown as they happen (also with --quiet)
+    assert all(line.startswith("batch 1: denoiser failed") for line in notices) and len(notices) == 2, err
+    assert last.startswith("svdd-ray: error: batch 1: the denoiser failed 3 times"), err
     if backend == "ray":
         assert "(logs: /" in err
 

@@ -114,3 +114,25 @@ def test_empty_and_half_written_directories_are_clear_errors(tmp_path, capsys):
     assert err.endswith("the run has no finished batches yet") and len(err.splitlines()) == 1
     assert main(["report", str(tmp_path / "nowhere")]) == 2
     assert "no such run directory" in capsys.readouterr().err
+
+
+def test_an_out_that_cannot_take_the_report_is_one_line_exit_2(two_runs, tmp_path, capsys):
+    import os
+    import re
+
+    taken = tmp_path / "taken.txt"
+    taken.write_text("keep me")
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o500)
+    cases = [(taken, "exists and is not a directory"), (taken / "report", "cannot write the report there")]
+    if os.geteuid() != 0:  # root writes anywhere
+        cases.append((locked / "report", "cannot write the report there"))
+    for out, message in cases:
+        with pytest.raises(RunDirError, match=re.escape(f"--out {out}: {message}")):
+            write_report([two_runs / "svdd_m4"], out)
+        assert main(["report", str(two_runs / "svdd_m4"), "--out", str(out)]) == 2
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and f"--out {out}" in err, err
+    assert taken.read_text() == "keep me" and list(locked.iterdir()) == []
+    locked.chmod(0o700)

@@ -50,7 +50,8 @@ def test_reward_calls_are_counted_per_component(tmp_path):
     frame = read_samples(tmp_path / "out")
     per_batch = frame.groupby("batch").first()
     by_component = totals["reward_calls_by_component"]
-    assert by_component == {"early": CountingOnes.scored["early"], "late": CountingOnes.scored["late"]}
+    assert totals["probe_reward_calls"] == 2  # one pretrained sample through each component before the run
+    assert by_component == {"early": CountingOnes.scored["early"] - 1, "late": CountingOnes.scored["late"] - 1}
     assert sum(by_component.values()) == totals["reward_calls"] == per_batch.reward_calls.sum()
     assert per_batch.calls_early.sum() == by_component["early"] and per_batch.calls_late.sum() == by_component["late"]
     distinct_outputs = sum(part.object.nunique() for _, part in frame.groupby("batch"))

@@ -140,6 +140,9 @@ class DockingReward:
     the worker early; it also stops when the instance is garbage collected.
     """
 
+    #: the objects it scores (a model of another domain is refused when the config loads)
+    reads = "molecules"
+
     def __init__(
         self,
         target: str = "PARP1",

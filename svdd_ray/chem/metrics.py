@@ -38,6 +38,7 @@ import hashlib
 import itertools
 import math
 import random
+import sys
 import warnings
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
@@ -474,6 +475,8 @@ def moses_train_keys(cache: bool = True, check: int = 2000, seed: int = 0) -> Sm
     if cache and path.is_file():
         hashes = np.load(path)
     else:
+        if cache:  # the first report on a molecule run waits for this; say why
+            print(f"building the MOSES reference cache once (5-20 s) at {path}", file=sys.stderr, flush=True)
         raw = _read_split("train")
         hashes = np.unique(smiles_hashes(raw))
         if cache:

@@ -17,7 +17,7 @@ from functools import lru_cache
 from rdkit import Chem, RDConfig, RDLogger
 from rdkit.Chem import QED, Crippen, Descriptors
 
-from svdd_ray.rewards import keyed_by
+from svdd_ray.rewards import keyed_by, reads
 
 __all__ = [
     "canonical_key",
@@ -130,6 +130,7 @@ def _cycle_penalty(mol) -> float:
 
 
 # ---------------------------------------------------------------- rewards
+@reads("molecules")
 @keyed_by(molecule_key)
 def qed(smiles_list: Sequence[str]) -> list[float]:
     """Quantitative estimate of drug-likeness (Bickerton et al. 2012), in [0, 1]."""
@@ -141,6 +142,7 @@ def sa_raw(smiles_list: Sequence[str]) -> list[float]:
     return _apply(_sa_score, smiles_list)
 
 
+@reads("molecules")
 @keyed_by(molecule_key)
 def sa(smiles_list: Sequence[str]) -> list[float]:
     """Normalised synthetic accessibility ``(10 - SA) / 9`` in [0, 1]; higher = easier.
@@ -150,18 +152,21 @@ def sa(smiles_list: Sequence[str]) -> list[float]:
     return _apply(lambda m: (10.0 - _sa_score(m)) / 9.0, smiles_list)
 
 
+@reads("molecules")
 @keyed_by(molecule_key)
 def logp(smiles_list: Sequence[str]) -> list[float]:
     """Wildman-Crippen logP."""
     return _apply(Crippen.MolLogP, smiles_list)
 
 
+@reads("molecules")
 @keyed_by(molecule_key)
 def penalized_logp(smiles_list: Sequence[str]) -> list[float]:
     """``logP - SA - max(largest ring size - 6, 0)`` (unnormalised, as in JT-VAE)."""
     return _apply(lambda m: Crippen.MolLogP(m) - _sa_score(m) - _cycle_penalty(m), smiles_list)
 
 
+@reads("molecules")
 @keyed_by(molecule_key)
 def molecular_weight(smiles_list: Sequence[str]) -> list[float]:
     """Average molecular weight (g/mol), hydrogens included."""

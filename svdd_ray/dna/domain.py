@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import functools
+import os
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -18,6 +21,9 @@ class DnaDomain(TextDomain):
 
     The reference set is the HepG2-specific sites of the test chromosome (chr1): 3-mer and 6-mer
     spectrum correlations and the JASPAR motif-frequency Spearman correlation are computed against it.
+    Every run of 200-letter designs is also judged, reference set or not, by the held-out evaluation
+    oracle (reward ``hepg2_oracle``, never used for guidance: ``oracle_median``, ``oracle_p90``) and by
+    the per-base NLL under the committed prior (``prior_nll``: its NELBO in nats, an upper bound).
     """
 
     name = "dna"
@@ -32,15 +38,20 @@ class DnaDomain(TextDomain):
         return sequence_logo(tokens, path, f"{len(objects)} top designs (reward {labels[-1]} .. {labels[0]})")
 
     def metrics(self, objects: Sequence[str], reference: np.ndarray | None = None) -> dict[str, float]:
-        """GC, longest homopolymer, diversity, uniqueness; given the reference, k-mer and motif correlations."""
-        from svdd_ray.dna.data import encode
+        """GC, longest homopolymer, diversity, uniqueness; for 200-letter designs the held-out oracle's median
+        and 90th percentile and the NLL under the prior (:func:`judged`); given the reference, k-mer and motif
+        correlations."""
+        from svdd_ray.dna.data import SEQ_LEN, encode
         from svdd_ray.dna.metrics import evaluate
 
         valid = [s for s in objects if isinstance(s, str) and len(s) == len(objects[0])]
         if not valid:
             return {}
-        out = evaluate(encode(valid, length=None, field="dna objects"), reference)
+        tokens = encode(valid, length=None, field="dna objects")
+        out = evaluate(tokens, reference)
         del out["n"]
+        if tokens.shape[1] == SEQ_LEN:
+            out.update(judged(valid, tokens))
         return out
 
     def reference(self) -> np.ndarray | None:
@@ -53,6 +64,45 @@ class DnaDomain(TextDomain):
         except ConfigError:
             return None
         return test.tokens[test.cell == 0]
+
+
+#: Noise draws per design of the prior's NELBO in reports (experiments/dna_results.py uses the same).
+NLL_DRAWS = 2
+
+
+@functools.lru_cache(maxsize=2)
+def _judges(checkpoints: str | None):
+    """The evaluation oracle and the committed prior (``checkpoints``: ``$SVDD_RAY_DNA_CHECKPOINTS``), loaded once."""
+    from svdd_ray.dna.prior import load_prior
+    from svdd_ray.dna.rewards import HepG2Oracle
+
+    return HepG2Oracle(), load_prior()
+
+
+_MISSING_NOTED: set[str] = set()
+
+
+def judged(sequences: Sequence[str], tokens: np.ndarray) -> dict[str, float]:
+    """``oracle_median`` / ``oracle_p90``: the ``hepg2_oracle`` reward of 200-letter ``sequences`` (HepG2
+    specificity under the held-out oracle, never used for guidance); ``prior_nll``: their mean per-base NELBO
+    in nats under the committed prior (``checkpoints/dna/prior``; an upper bound on the NLL, ``log 4 = 1.386``
+    for a uniform model). Without the checkpoints: ``{}`` and one line on stderr, once."""
+    from svdd_ray.dna.metrics import prior_nll
+    from svdd_ray.errors import ConfigError
+
+    try:
+        oracle, prior = _judges(os.environ.get("SVDD_RAY_DNA_CHECKPOINTS"))
+    except (FileNotFoundError, ConfigError) as err:
+        if str(err) not in _MISSING_NOTED:
+            _MISSING_NOTED.add(str(err))
+            print(f"dna report: no oracle_median / prior_nll columns: {err}", file=sys.stderr)
+        return {}
+    scores = np.asarray(oracle(list(sequences)), dtype=float)
+    return {
+        "oracle_median": float(np.median(scores)),
+        "oracle_p90": float(np.quantile(scores, 0.9)),
+        "prior_nll": prior_nll(prior, tokens, draws=NLL_DRAWS),
+    }
 
 
 def sequence_logo(tokens: np.ndarray, path: Path, title: str = "") -> Path:

@@ -342,6 +342,9 @@ class LiverMotifs:
     ``length``: required sequence length. Sequences are ACGT strings, upper or lower case.
     """
 
+    #: the objects it scores (a model of another domain is refused when the config loads)
+    reads = "dna"
+
     def __init__(self, motifs: list[str] | None = None, length: int = SEQ_LEN):
         chosen = list(LIVER_MOTIFS.values()) if motifs is None else list(motifs)
         if not chosen:

@@ -66,6 +66,9 @@ class HepG2Specificity:
         batch_size: rows per classifier call.
     """
 
+    #: the objects it scores (a model of another domain is refused when the config loads)
+    reads = "dna"
+
     #: which classifier (see :func:`svdd_ray.dna.classifier.load_classifier`)
     kind = "guide"
     #: also scores ``[200, 4]`` per-base probabilities (``value.fill: soft | uniform``)

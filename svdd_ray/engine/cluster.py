@@ -10,8 +10,12 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import math
 import os
 import re
+import socket
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 
@@ -25,15 +29,33 @@ _READONLY_NODE_TYPE = re.compile(r"node_[0-9a-f]{56}")
 _EPS = 1e-9
 
 
-def connect(address: str | None = None, num_cpus: int | None = None) -> None:
-    """Join the cluster at ``address`` / ``RAY_ADDRESS``, or start an embedded local Ray bound to 127.0.0.1."""
+def connect(address: str | None = None, num_cpus: int | None = None, timeout_s: float = 30.0) -> None:
+    """Join the cluster at ``address`` / ``RAY_ADDRESS``, or start an embedded local Ray bound to 127.0.0.1.
+
+    Joining gives up after ``timeout_s`` (``resources.connect_timeout_s``) with a one-line ConfigError naming the
+    address and where it came from (``ray.init`` alone retries an unreachable GCS for many minutes); see
+    :func:`check_reachable`. A failed join leaves no Ray initialised in this process.
+    """
     import ray
 
     if ray.is_initialized():
         return
+    source = "from --address / resources.address" if address else "from RAY_ADDRESS"
     address = address or os.environ.get("RAY_ADDRESS")
-    if address:
-        ray.init(address=address, log_to_driver=True)
+    if address and address != "local":
+        check_reachable(address, timeout_s, source)
+        try:
+            ray.init(address=address, log_to_driver=True)
+        except Exception as err:
+            logger.debug("ray.init(address=%r) failed", address, exc_info=True)
+            with contextlib.suppress(Exception):
+                ray.shutdown()
+            raise ConfigError(
+                f"resources.address: could not join the Ray cluster at {address} ({source}): {_first_line(err)}"
+            ) from None
+        return
+    if address == "local":  # Ray's own "start a new local cluster", as before (not the loopback-only one below)
+        ray.init(address="local", log_to_driver=True)
         return
     with _local_only_node_ip():
         ray.init(
@@ -47,6 +69,159 @@ def connect(address: str | None = None, num_cpus: int | None = None) -> None:
     node_ip = ray.util.get_node_ip_address()
     if node_ip != LOOPBACK:
         logger.warning("the embedded Ray runs on %s, not %s: its servers listen on every interface", node_ip, LOOPBACK)
+
+
+# ---------------------------------------------------------------------- is a cluster there?
+#: Run in a child process (``ray.init`` reads its GCS timeouts once per process, 40 s per try and 20 tries):
+#: one GCS handshake, the first step ``ray.init`` takes; prints one JSON line.
+_GCS_PROBE = r"""
+import json, sys
+try:
+    from ray._raylet import GcsClient
+    import ray.exceptions as rex
+except Exception as err:
+    print(json.dumps({"status": "broken", "error": f"{type(err).__name__}: {err}"}))
+    sys.exit(0)
+try:
+    GcsClient(address=sys.argv[1])
+except getattr(rex, "AuthenticationError", ()) as err:
+    print(json.dumps({"status": "auth", "error": str(err)}))
+except (rex.RpcError, rex.RaySystemError) as err:
+    timed_out = "timed out" in str(err).lower() or "unavailable" in str(err).lower()
+    print(json.dumps({"status": "timeout" if timed_out else "error", "error": str(err)}))
+except Exception as err:
+    print(json.dumps({"status": "broken", "error": f"{type(err).__name__}: {err}"}))
+else:
+    print(json.dumps({"status": "ok"}))
+"""
+
+
+def check_reachable(address: str, timeout_s: float, source: str = "from --address / resources.address") -> None:
+    """Fail with one line unless a Ray cluster answers at ``address`` within ``timeout_s`` seconds.
+
+    ``address`` is what ``ray.init`` takes: ``host:port`` of the GCS, ``auto`` (``RAY_ADDRESS``, else the last
+    cluster ``ray start`` made on this machine) or ``ray://host:port`` (Ray Client). The host:port Ray will dial
+    (``127.0.0.1`` becomes the node's IP, as in ``ray.init``) must accept a TCP connection (retried until the
+    deadline: a head that is still starting is waited for); then, for a GCS, a GCS handshake in a child process,
+    killed at the deadline, must answer. Starts no Ray and prints nothing.
+    """
+    deadline = time.monotonic() + timeout_s
+    unset = "unset RAY_ADDRESS" if source == "from RAY_ADDRESS" else "leave out --address / resources.address"
+    client = "://" in address
+    shown, dialled = address, _dialled(address, source, unset)
+    if dialled != address:
+        shown = f"{address} ({dialled})"
+    host, port = _host_port(dialled, address, source)
+    if not _tcp_answers(host, port, deadline):
+        raise ConfigError(
+            f"resources.address: no Ray cluster answered at {shown} within {timeout_s:g} s ({source}); "
+            f"start one with 'ray start --head', or {unset} to use an embedded local Ray"
+        )
+    if client:  # Ray Client has its own (30 s) connect timeout; ray.init's failure becomes one line
+        return
+    status, error = _gcs_answers(dialled, deadline)
+    if status == "auth":
+        raise ConfigError(
+            f"resources.address: the Ray cluster at {shown} refused this driver ({source}): "
+            f"{_first_line(error, sentence=True)}; it uses token authentication: set RAY_AUTH_MODE=token and "
+            "give its token (RAY_AUTH_TOKEN or ~/.ray/auth_token)"
+        )
+    if status == "timeout":
+        raise ConfigError(
+            f"resources.address: {shown} accepts connections but no Ray GCS answered within {timeout_s:g} s "
+            f"({source}); give the GCS port ('ray start --head --port', default 6379), not the dashboard's (8265) "
+            "or Ray Client's (use ray://host:10001 for that)"
+        )
+    if status == "error":
+        raise ConfigError(
+            f"resources.address: the Ray GCS at {shown} answered with an error ({source}): {_first_line(error)}"
+        )
+    if status == "broken":  # the probe itself failed (a Ray whose internals moved): ray.init decides
+        logger.warning("could not probe the Ray GCS at %s first (%s); joining it without a timeout", dialled, error)
+
+
+def _dialled(address: str, source: str, unset: str) -> str:
+    """The address ``ray.init`` will dial for ``address`` (``auto`` resolved, localhost made the node IP)."""
+    if "://" in address:
+        return address
+    from ray._private import services
+
+    try:
+        dialled = services.canonicalize_bootstrap_address(address)
+    except ValueError:
+        raise ConfigError(
+            f"resources.address: expected host:port, 'auto' or ray://host:port, got {address!r} ({source})"
+        ) from None
+    except ConnectionError:  # "auto" and nothing found
+        dialled = None
+    if dialled is None:
+        raise ConfigError(
+            f"resources.address: {address!r} found no running Ray cluster on this machine ({source}); "
+            f"start one with 'ray start --head', or {unset} to use an embedded local Ray"
+        )
+    return dialled
+
+
+def _host_port(dialled: str, address: str, source: str) -> tuple[str, int]:
+    hostport = dialled.split("://", 1)[-1].split("/", 1)[0]
+    host, sep, port = hostport.rpartition(":")
+    host = host.strip("[]")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ConfigError(
+            f"resources.address: expected host:port, 'auto' or ray://host:port, got {address!r} ({source})"
+        )
+    return host, int(port)
+
+
+def _tcp_answers(host: str, port: int, deadline: float) -> bool:
+    """Whether ``host:port`` accepts a TCP connection before ``deadline`` (refusals retried every 0.5 s)."""
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return False
+        try:
+            with socket.create_connection((host, port), timeout=min(left, 5.0)):
+                return True
+        except OSError as err:
+            logger.debug("no answer at %s:%s: %s", host, port, err)
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return False
+        time.sleep(min(0.5, left))
+
+
+def _gcs_answers(dialled: str, deadline: float) -> tuple[str, str]:
+    """One GCS handshake with ``dialled`` in a child process, killed at ``deadline``: (status, error)."""
+    left = deadline - time.monotonic()
+    env = dict(os.environ)
+    # Ray's per-try waits: connecting the channel, then the cluster id (whole seconds, at least 1).
+    env["RAY_gcs_rpc_server_connect_timeout_s"] = "1"
+    env["RAY_py_gcs_connect_timeout_s"] = str(max(1, math.ceil(left)))
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", _GCS_PROBE, dialled],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=max(left, 3.0),  # a live GCS answers in milliseconds; the child needs ~1 s to import Ray
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        return "timeout", "the GCS handshake did not finish in time"
+    except OSError as err:
+        return "broken", str(err)
+    for line in reversed(done.stdout.splitlines()):
+        with contextlib.suppress(ValueError):
+            found = json.loads(line)
+            if isinstance(found, dict) and isinstance(found.get("status"), str):
+                return found["status"], str(found.get("error", ""))
+    return "broken", f"exit code {done.returncode}: {_first_line(done.stderr.strip()[-300:])}"
+
+
+def _first_line(err: object, sentence: bool = False) -> str:
+    text = str(err).strip()
+    line = text.splitlines()[0] if text else type(err).__name__
+    return line.split(". ", 1)[0].rstrip(".") if sentence else line
 
 
 @contextlib.contextmanager

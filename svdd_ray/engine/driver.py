@@ -121,7 +121,12 @@ class Driver:
             "surrogate_values": 0,
             "screened_out": 0,
             "reward_calls_by_component": {c.name: 0 for c in self.components},
+            "probe_reward_calls": 0,
+            "abandoned_reward_calls": 0,  # spent on batches an interrupt stopped (their work is redone)
+            "invalid_samples": 0,
+            "reward_failures": {c.name: 0 for c in self.components},  # objects a reward raised for
         }
+        self.first_failures: dict[str, str] = {}  # each component's first failure, in one line
 
     def run(self, done: set[int]) -> dict:
         sizes = batch_sizes(self.config.run.num_samples, self.config.run.batch_size)
@@ -146,6 +151,11 @@ class Driver:
         )
         return self.totals
 
+    def abandon(self) -> dict:
+        """The totals of a run being interrupted: the reward calls of its unfinished batches count as abandoned."""
+        self.totals["abandoned_reward_calls"] += sum(state.reward_calls for state in self.batches.values())
+        return self.totals
+
     # ------------------------------------------------------------------ events
     def _handle(self, handle: Handle, task: Denoising | Chunk) -> None:
         if isinstance(task, Denoising):
@@ -159,9 +169,9 @@ class Driver:
             else:
                 self._on_done(outcome)
             return
-        chunk = task
+        chunk, failures = task, 0
         try:
-            scores = self.executor.pools[chunk.component].result(handle)
+            scored = self.executor.pools[chunk.component].result(handle)
         except Exception:  # noqa: BLE001 - the actor died beyond Ray's own retries
             self.totals["failed_calls"] += 1
             if chunk.attempts < self.config.resources.max_retries and not self._stale(chunk):
@@ -170,9 +180,21 @@ class Driver:
                 return
             scores = [math.nan] * len(chunk.keys)
         else:
+            scores, failures = scored.scores, scored.failures
+            if failures:
+                self._count_failures(chunk.component, scored.failures, scored.first_failure)
             for key, score in zip(chunk.keys, scores):
                 self.cache.put(self.settings[chunk.component].cache_label, key, score)
         self._record(chunk, scores)
+        self.progress({"kind": "scored", "calls": len(chunk.keys), "failures": failures})
+
+    def _count_failures(self, name: str, count: int, first: str | None) -> None:
+        """Count objects a reward failed on; its first failure goes to ``progress`` once."""
+        self.totals["reward_failures"][name] += count
+        if name not in self.first_failures:
+            self.first_failures[name] = first or "unknown"
+            target = self.settings[name].target
+            self.progress({"kind": "reward_failure", "component": name, "target": target, "error": first})
 
     def _on_request(self, request: NeedRewards) -> None:
         state = self.batches[request.batch]
@@ -306,7 +328,17 @@ class Driver:
         best = float(total[valid].max()) if valid.any() else math.nan
         mean = float(total[valid].mean()) if valid.any() else math.nan
         state.trace.append((state.request.t, len(total), mean, best, float(valid.mean())))
-        self.progress({"kind": "step", "batch": batch, "t": state.request.t, "best": best})
+        self.progress(
+            {
+                "kind": "step",
+                "batch": batch,
+                "t": state.request.t,
+                "num_steps": state.request.num_steps,
+                "best": best,
+                "cache_hits": self.cache.hits,
+                "cache_lookups": self.cache.hits + self.cache.misses,
+            }
+        )
         self.pending[self.executor.resume(batch, total)] = Denoising(batch)
 
     def _on_done(self, done: BatchDone) -> None:
@@ -353,6 +385,7 @@ class Driver:
         self.cache.flush()
         self.totals["batches"] += 1
         self.totals["samples"] += n
+        self.totals["invalid_samples"] += int((~np.isfinite(done.rewards)).sum())
         self.totals["reward_calls"] += state.reward_calls
         for name, calls in state.calls.items():
             self.totals["reward_calls_by_component"][name] += calls

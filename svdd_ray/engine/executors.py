@@ -19,7 +19,7 @@ from svdd_ray.config import Config, RewardComponent
 from svdd_ray.engine.runner import BatchDone, BatchRunner, NeedRewards
 from svdd_ray.errors import ConfigError, RunFailed
 from svdd_ray.protocol import Reward
-from svdd_ray.rewards import build_reward, score_safely
+from svdd_ray.rewards import Scored, build_reward, score_objects
 
 Handle = Any
 
@@ -43,7 +43,7 @@ class RewardPool(Protocol):
         """Score ``objects`` on an idle actor."""
         ...
 
-    def result(self, handle: Handle) -> list[float]:
+    def result(self, handle: Handle) -> Scored:
         """The scores of a finished call; frees its actor. Raises if the actor died (it is replaced)."""
         ...
 
@@ -59,6 +59,10 @@ class Executor(Protocol):
 
     def ready(self) -> None:
         """Block until everything is built; a build failure is a ConfigError naming the config key."""
+        ...
+
+    def probe_objects(self, n: int) -> list:
+        """``n`` objects sampled from the pretrained model (see :meth:`BatchRunner.probe_objects`)."""
         ...
 
     def start(self, batch: int, num_samples: int) -> Handle:
@@ -117,9 +121,9 @@ class LocalRewardPool:
         return 1
 
     def submit(self, objects: list) -> Finished:
-        return Finished.of(score_safely, self.reward, objects)
+        return Finished.of(score_objects, self.reward, objects)
 
-    def result(self, handle: Finished) -> list[float]:
+    def result(self, handle: Finished) -> Scored:
         return handle.get()
 
     def abandon(self, handle: Finished) -> None:
@@ -135,6 +139,9 @@ class LocalExecutor:
 
     def ready(self) -> None:
         return None
+
+    def probe_objects(self, n: int) -> list:
+        return self.runner.probe_objects(n)
 
     def start(self, batch: int, num_samples: int) -> Finished:
         return Finished.of(self.runner.start, batch, num_samples)
@@ -173,6 +180,9 @@ class DenoiserActor:
     def ready(self) -> str | None:
         return self.error
 
+    def probe_objects(self, n: int) -> list:
+        return self.runner.probe_objects(n)
+
     def start(self, batch: int, num_samples: int):
         return self.runner.start(batch, num_samples)
 
@@ -186,8 +196,8 @@ class RewardActor:
     def __init__(self, target: str, options: dict) -> None:
         self.reward = build_reward(target, options)
 
-    def score(self, objects: list) -> list[float]:
-        return score_safely(self.reward, objects)
+    def score(self, objects: list) -> Scored:
+        return score_objects(self.reward, objects)
 
     def ready(self) -> bool:
         return True
@@ -246,7 +256,7 @@ class RayRewardPool:
         self.calls[handle] = i
         return handle
 
-    def result(self, handle: Handle) -> list[float]:
+    def result(self, handle: Handle) -> Scored:
         try:
             scores = self.ray.get(handle, timeout=60)
         except Exception:
@@ -361,6 +371,9 @@ class RayExecutor:
         error = next((e for e in errors if e), None)
         if error:
             raise ConfigError(error)
+
+    def probe_objects(self, n: int) -> list:
+        return self.ray.get(self.denoisers.actors[0].probe_objects.remote(n))
 
     def start(self, batch: int, num_samples: int) -> Handle:
         return self.denoisers.call(batch, "start", num_samples)

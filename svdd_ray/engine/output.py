@@ -12,6 +12,7 @@ import json
 import os
 import platform
 import re
+import shutil
 import socket
 import subprocess
 import sys
@@ -98,6 +99,7 @@ class RunOutput:
         self.config = config
         self.dir = Path(config.run.output_dir)
         self.manifest: dict = {}
+        self.damaged: list[str] = []  # batch files that do not read back (redone by the run)
 
     def check(self) -> set[int]:
         """Read the directory without writing: the batches an earlier attempt finished.
@@ -106,31 +108,53 @@ class RunOutput:
         the manifest of a run that never finished a batch (it is started afresh). Anything else
         is a ConfigError naming ``run.output_dir``.
         """
-        self.manifest = {}
+        self.manifest, self.damaged = {}, []
+        check_writable(self.dir)
         manifest_path = self.dir / MANIFEST
         if not manifest_path.is_file():
             if self.dir.exists() and any(self.dir.iterdir()):
                 raise ConfigError(f"run.output_dir: {self.dir} is not empty and holds no svdd_ray run")
+            check_space(self.dir, self.config.run.num_samples)
             return set()
         try:
             manifest = json.loads(manifest_path.read_text())
-        except json.JSONDecodeError:
+        except (json.JSONDecodeError, UnicodeDecodeError):
             raise ConfigError(f"{manifest_path}: unreadable manifest; use another run.output_dir") from None
         done = {int(m.group(1)) for p in self.dir.iterdir() if (m := BATCH_FILE.match(p.name))}
         if manifest.get("identity") == identity(self.config):
             self.manifest = manifest
-            return done
+            sizes = self._sizes()
+            self.damaged = sorted(f"batch-{b:06d}.parquet" for b in done if not self._readable(b, sizes))
+            return {b for b in done if f"batch-{b:06d}.parquet" not in self.damaged}
         if not done and manifest.get("status") != "complete":
             return set()  # an attempt that never finished a batch: nothing to keep
         raise ConfigError(f"run.output_dir: {self.dir} holds a run with a different config; use another directory")
+
+    def _sizes(self) -> list[int]:
+        full, rest = divmod(self.config.run.num_samples, self.config.run.batch_size)
+        return [self.config.run.batch_size] * full + ([rest] if rest else [])
+
+    def _readable(self, batch: int, sizes: list[int]) -> bool:
+        """Whether batch file ``batch`` reads back as Parquet with the batch's number of rows."""
+        try:
+            rows = pq.read_metadata(self.dir / f"batch-{batch:06d}.parquet").num_rows
+        except (OSError, pa.ArrowException):
+            return False
+        return batch < len(sizes) and rows == sizes[batch]
+
+    def complete(self, num_batches: int) -> bool:
+        """Whether :meth:`check` found this run complete: marked so, with every batch file readable."""
+        if self.manifest.get("status") != "complete" or self.damaged:
+            return False
+        return sum(1 for p in self.dir.iterdir() if BATCH_FILE.match(p.name)) == num_batches
 
     def open(self) -> set[int]:
         """Prepare the directory (see :meth:`check`); return the batches already written by an earlier attempt."""
         done = self.check()
         self.opened_at = now()
         if self.manifest:
-            if self.manifest.get("status") == "running" and done:
-                self.manifest["parts"] = [*self.manifest.get("parts", []), self._interrupted_part(done)]
+            if self.manifest.get("status") == "running" and done:  # an attempt that was killed
+                self.manifest["parts"] = [*self.manifest.get("parts", []), self._killed_part(done)]
             self.manifest["resumed_at"] = [*self.manifest.get("resumed_at", []), self.opened_at]
         else:
             self.dir.mkdir(parents=True, exist_ok=True)
@@ -149,13 +173,34 @@ class RunOutput:
         self._write_manifest()
         return done
 
-    def _interrupted_part(self, done: set[int]) -> dict:
-        """What an attempt that died left: its batches, and its time until its last batch file was written."""
+    def _killed_part(self, done: set[int]) -> dict:
+        """What an attempt that was killed left: the batches it wrote (after it started), their samples and
+        reward calls as the batch files record them, and its time until its last batch file."""
         started = ([self.manifest["started_at"]] + self.manifest.get("resumed_at", []))[-1]
-        last = max((self.dir / f"batch-{b:06d}.parquet").stat().st_mtime for b in done)
-        wall = max(0.0, last - datetime.fromisoformat(started).timestamp())
-        earlier = sum(p.get("batches", 0) for p in self.manifest.get("parts", []))
-        return {"started_at": started, "interrupted": True, "batches": len(done) - earlier, "wall_time_s": wall}
+        since = datetime.fromisoformat(started).timestamp()
+        paths = [self.dir / f"batch-{b:06d}.parquet" for b in sorted(done)]
+        mine = [p for p in paths if p.stat().st_mtime >= since - 1]
+        part = {"started_at": started, "interrupted": True, "batches": len(mine), "samples": 0, "reward_calls": 0}
+        by_component: dict[str, int] = {}
+        for path in mine:
+            table = pq.read_table(path)
+            part["samples"] += table.num_rows
+            part["reward_calls"] += int(table.column("reward_calls")[0].as_py())
+            for name in table.column_names:
+                if name.startswith("calls_"):
+                    by_component[name[6:]] = by_component.get(name[6:], 0) + int(table.column(name)[0].as_py())
+        part["reward_calls_by_component"] = by_component
+        last = max((p.stat().st_mtime for p in mine), default=since)
+        part["wall_time_s"] = max(0.0, last - since)
+        return part
+
+    def interrupt(self, totals: dict) -> None:
+        """Record an attempt stopped by the user: its totals so far as a part; the run stays resumable."""
+        part = {"started_at": self.opened_at, "interrupted_at": now(), "interrupted": True, **totals}
+        began = datetime.fromisoformat(self.opened_at).timestamp()
+        part["wall_time_s"] = max(0.0, datetime.now(timezone.utc).timestamp() - began)
+        self.manifest.update(status="interrupted", parts=[*self.manifest.get("parts", []), part])
+        self._write_manifest()
 
     @property
     def run_id(self) -> str:
@@ -169,9 +214,12 @@ class RunOutput:
         write_atomic(self.dir / f"batch-{batch:06d}.parquet", to_parquet(pa.table(rows)))
 
     def finish(self, totals: dict) -> None:
-        """Mark the run complete; a resumed run's totals add up its parts (each part's own are kept in ``parts``)."""
+        """Mark the run complete. A resumed run's totals add up the work of its parts (each part's own are kept
+        in ``parts``); ``samples`` and ``batches`` are those the directory holds (a redone batch counts once)."""
         parts = [*self.manifest.get("parts", []), {"started_at": self.opened_at, "finished_at": now(), **totals}]
         summed = {key: _add([p.get(key, 0) for p in parts]) for key in totals if key != "cache_hit_rate"}
+        files = [p for p in self.dir.iterdir() if BATCH_FILE.match(p.name)]  # a redone batch counts once
+        summed.update(batches=len(files), samples=sum(pq.read_metadata(p).num_rows for p in files))
         lookups = summed.get("cache_hits", 0) + summed.get("cache_misses", 0)
         summed["cache_hit_rate"] = summed.get("cache_hits", 0) / lookups if lookups else 0.0
         self.manifest.update(status="complete", finished_at=now(), totals=summed, parts=parts)
@@ -179,6 +227,55 @@ class RunOutput:
 
     def _write_manifest(self) -> None:
         write_atomic(self.dir / MANIFEST, json.dumps(self.manifest, indent=2, default=str).encode())
+
+
+def check_writable(directory: Path) -> None:
+    """Refuse (ConfigError naming ``run.output_dir``) an output directory that cannot be created or written."""
+    if directory.exists() and not directory.is_dir():
+        raise ConfigError(f"run.output_dir: {directory} is a file, not a directory")
+    existing = directory
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir():
+        raise ConfigError(f"run.output_dir: {directory} lies below {existing}, which is a file")
+    if _read_only(existing):
+        raise ConfigError(f"run.output_dir: {existing} is on a read-only filesystem")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise ConfigError(f"run.output_dir: {existing} is not writable by this user")
+
+
+def _read_only(path: Path) -> bool:
+    try:
+        return bool(os.statvfs(path).f_flag & os.ST_RDONLY)
+    except (OSError, AttributeError):
+        return False
+
+
+#: Bytes every stored sample takes at least (its reward and index columns, compressed); a bound, not an estimate.
+MIN_BYTES_PER_SAMPLE = 8
+
+
+def check_space(directory: Path, num_samples: int) -> None:
+    """Refuse a run whose samples cannot fit on the output's filesystem even at the least each one takes."""
+    existing = directory
+    while not existing.exists():
+        existing = existing.parent
+    free = shutil.disk_usage(existing).free
+    need = num_samples * MIN_BYTES_PER_SAMPLE
+    if need > free:
+        raise ConfigError(
+            f"run.num_samples: {num_samples} samples need at least {size_text(need)} in run.output_dir "
+            f"({existing} has {size_text(free)} free)"
+        )
+
+
+def size_text(n: float) -> str:
+    """Bytes for people: ``512 B``, ``3.2 GB``, ``8 TB``."""
+    for unit in ("B", "kB", "MB", "GB", "TB"):
+        if n < 1000:
+            return f"{n:.3g} {unit}"
+        n /= 1000
+    return f"{n:.3g} PB"
 
 
 def _add(values: list):

@@ -15,12 +15,16 @@ import torch
 
 from svdd_ray import plugins
 from svdd_ray.config import Config
-from svdd_ray.devices import pick_device
+from svdd_ray.devices import memory_bytes, pick_device
+from svdd_ray.engine.output import size_text
 from svdd_ray.errors import ConfigError
 from svdd_ray.protocol import DiffusionModel
-from svdd_ray.samplers import Sampler
+from svdd_ray.samplers import Sampler, final_states
 from svdd_ray.sampling import as_values, batch_seed, make_generator, make_sampler
 from svdd_ray.values import MCValue, PMValue, SplitValue, ValueNetwork, check_fill, load_value_network
+
+#: The random stream of the reward health probe: past every batch index a run can have.
+PROBE_STREAM = 2**62
 
 
 @dataclass
@@ -86,6 +90,23 @@ def build_guide(config: Config, model: DiffusionModel):
     return plugins.build("guide", guide.target, guide.options, model, key="value.guide.target")
 
 
+def check_memory(config: Config, model: DiffusionModel) -> None:
+    """Refuse a batch whose candidate states alone (``batch_size`` x the most candidates per chain) cannot fit
+    in the denoiser device's memory: a lower bound on what a step needs, so it never refuses a run that fits."""
+    run = config.run
+    per_chain = max(run.num_candidates, int(run.options.get("init", 0) or 0))
+    state = model.sample_prior(1, make_generator(0, getattr(model, "device", "cpu")))
+    need = run.batch_size * per_chain * state.numel() * state.element_size()
+    device = torch.device(getattr(model, "device", "cpu"))
+    have = memory_bytes(device)
+    if need > have:
+        raise ConfigError(
+            f"run.num_candidates: {run.batch_size} chains x {per_chain} candidates of {state.numel()} values need "
+            f"at least {size_text(need)} per step, more than the denoiser's {device.type} has ({size_text(have)}); "
+            "lower run.batch_size or run.num_candidates"
+        )
+
+
 class BatchRunner:
     """Advances the sampler coroutines of many batches of one run on one model.
 
@@ -96,12 +117,20 @@ class BatchRunner:
     def __init__(self, config: Config) -> None:
         self.config = config
         self.model = build_model(config)
+        check_memory(config, self.model)
         self.value = build_value(config, self.model)
         self.options = dict(config.run.options)
         guide = build_guide(config, self.model)
         if guide is not None:
             self.options["guide"] = guide
         self._batches: dict[int, tuple[Sampler, dict]] = {}
+
+    def probe_objects(self, n: int) -> list:
+        """``n`` decoded samples of the pretrained model (seeded from the run seed; no batch's randomness),
+        for the reward health probe before a run."""
+        generator = make_generator(batch_seed(self.config.run.seed, PROBE_STREAM), getattr(self.model, "device", "cpu"))
+        with torch.no_grad():
+            return self.model.decode(final_states(self.model, n, generator))
 
     def start(self, batch: int, num_samples: int) -> NeedRewards | BatchDone:
         """Create batch ``batch`` (seeded from the run seed and the batch index) and run it."""

@@ -108,6 +108,9 @@ class DigitReward:
     classifier resolution (8x8) on the 0..255 scale; anything else scores NaN.
     """
 
+    #: the objects it scores (a model of another domain is refused when the config loads)
+    reads = "digits"
+
     def __init__(
         self, target: int = 3, checkpoint: str | os.PathLike | None = None, device: str | torch.device = "cpu"
     ):

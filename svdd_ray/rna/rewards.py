@@ -23,7 +23,7 @@ from collections.abc import Sequence
 import RNA
 
 from svdd_ray.errors import ConfigError
-from svdd_ray.rewards import keyed_by
+from svdd_ray.rewards import keyed_by, reads
 
 __all__ = ["TargetStructure", "fold", "normalise", "parse_target", "sequence_key", "stability"]
 
@@ -70,6 +70,7 @@ def fold(sequences: Sequence) -> list[tuple[str, float]]:
     return out
 
 
+@reads("rna")
 @keyed_by(sequence_key)
 def stability(sequences: Sequence) -> list[float]:
     """``-MFE / length`` (kcal/mol/nt) of each sequence; 0 for one that forms no structure."""
@@ -110,6 +111,9 @@ class TargetStructure:
     (``two_hairpins50``). The distance counts base pairs in one structure and not the other
     (ViennaRNA's ``bp_distance``), so the worst score is minus (target pairs + predicted pairs).
     """
+
+    #: the objects it scores (a model of another domain is refused when the config loads)
+    reads = "rna"
 
     def __init__(self, target: str) -> None:
         from svdd_ray.rna.targets import TARGETS

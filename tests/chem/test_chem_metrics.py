@@ -206,6 +206,16 @@ def test_train_keys_fall_back_when_rdkit_canonicalises_differently(monkeypatch):
     assert len(keys) == 1 and "CCO" in keys and "CCN" not in keys
 
 
+@pytest.mark.moses
+def test_building_the_train_key_cache_says_so_once(monkeypatch, tmp_path, capsys):
+    monkeypatch.setenv("SVDD_RAY_CACHE", str(tmp_path))
+    monkeypatch.setattr(M, "_read_split", lambda split, limit=None: ["CCO", "CCN"])
+    assert len(M.moses_train_keys(check=0)) >= 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("building the MOSES reference cache once") and str(tmp_path) in err[0]
+    assert "CCO" in M.moses_train_keys(check=0) and capsys.readouterr().err == ""  # read back, silently
+
+
 def test_smiles_keys():
     keys = M.SmilesKeys.from_smiles(["CCO", "CCN", "CCO"])
     assert len(keys) == 2 and "CCO" in keys and "CCC" not in keys and 3 not in keys
