@@ -22,6 +22,7 @@ from common import fault_config, table, warm_executor
 from svdd_ray.engine.cache import RewardCache
 from svdd_ray.engine.driver import Driver
 from svdd_ray.engine.output import RunOutput
+from svdd_ray.report import load_run
 
 COLUMNS = ["index", "batch", "object", "reward", "invalid"]
 
@@ -53,8 +54,7 @@ def run(config, kill_every: float | None, seed: int) -> tuple[float, dict, list[
         stop.set()
     wall = time.perf_counter() - began
     executor.shutdown()
-    samples = pd.read_parquet(config.run.output_dir).sort_values("index").reset_index(drop=True)
-    return wall, totals, killed, samples[COLUMNS]
+    return wall, totals, killed, load_run(config.run.output_dir).samples[COLUMNS]
 
 
 def main() -> None:

@@ -17,7 +17,7 @@ from pipeline import measure
 
 import svdd_ray
 from svdd_ray.demo import bitstrings, ones
-from svdd_ray.sampling import batch_seed
+from svdd_ray.inprocess import batch_seed
 
 SAMPLES, BATCH, M, STEPS, LENGTH = 256, 16, 8, 16, 16
 

@@ -77,6 +77,7 @@ def denoiser_node_port(ray) -> int | None:
 
 def run(config, address: str, kill=None) -> tuple[float, dict, pd.DataFrame]:
     from svdd_ray import engine
+    from svdd_ray.report import load_run
 
     config.resources.address = address
     thread = threading.Thread(target=kill, daemon=True) if kill else None
@@ -87,8 +88,7 @@ def run(config, address: str, kill=None) -> tuple[float, dict, pd.DataFrame]:
     wall = time.perf_counter() - began
     if thread:
         thread.join(timeout=60)
-    samples = pd.read_parquet(config.run.output_dir).sort_values("index").reset_index(drop=True)
-    return wall, totals, samples[COLUMNS]
+    return wall, totals, load_run(config.run.output_dir).samples[COLUMNS]
 
 
 def main() -> None:

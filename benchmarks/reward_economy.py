@@ -53,8 +53,8 @@ POINTS = {
     "SVDD-PM M=4, every 2": ("svdd", 4, 0.0, {"select_every": 2}),
     "SVDD-PM M=4, every 4": ("svdd", 4, 0.0, {"select_every": 4}),
     "SVDD-PM M=8, every 4": ("svdd", 8, 0.0, {"select_every": 4}),
-    "SVDD-PM M=4, last 50%": ("svdd", 4, 0.0, {"select_window": [0.5, 1.0]}),
-    "SVDD-PM M=8, last 50%, every 2": ("svdd", 8, 0.0, {"select_window": [0.5, 1.0], "select_every": 2}),
+    "SVDD-PM M=4, last 50%": ("svdd", 4, 0.0, {"select_steps": [0.5, 1.0]}),
+    "SVDD-PM M=8, last 50%, every 2": ("svdd", 8, 0.0, {"select_steps": [0.5, 1.0], "select_every": 2}),
     "SVDD-PM M=8, prescreen 25%": ("svdd", 8, 0.0, {}, [PRESCREEN % 0.25]),
     "SVDD-PM M=16, prescreen 12.5%": ("svdd", 16, 0.0, {}, [PRESCREEN % 0.125]),
     "SVDD-PM M=8, prescreen 25%, every 2": ("svdd", 8, 0.0, {"select_every": 2}, [PRESCREEN % 0.25]),
@@ -69,6 +69,7 @@ def run_point(name: str, samples: int, model: list[str], weights: str = "") -> d
     torch.set_num_threads(1)
     from svdd_ray import engine
     from svdd_ray.config import load_config
+    from svdd_ray.report import load_run
 
     if name == "surrogate pool":
         method, m, alpha, options, extra = "pretrained", 1, 0.0, {}, [[f"run.seed={SURROGATE_SEED}"]]
@@ -92,7 +93,7 @@ def run_point(name: str, samples: int, model: list[str], weights: str = "") -> d
     config = load_config(REPO / "configs" / "molecule_qed.yaml", overrides)
     wall, cpu = time.perf_counter(), time.process_time()
     _, totals = engine.run(config)
-    frame = pd.read_parquet(out).sort_values("index")
+    frame = load_run(out).samples
     return {
         "name": name,
         "objects": frame["object"].tolist(),

@@ -25,8 +25,8 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from experiments.cards.chem import sample_prior  # noqa: E402
 from svdd_ray.chem import metrics  # noqa: E402
-from svdd_ray.chem.model_card import sample_prior  # noqa: E402
 from svdd_ray.chem.train import load_prior  # noqa: E402
 
 KEYS = ["validity", "uniqueness", "novelty", "FCD/Test", "Filters", "aromatic", "macrocycle", "SNN/Test", "Scaf/Test"]

@@ -12,6 +12,8 @@ The config's ``domain:`` picks the training-config schema and the trainer:
 ``--set train.max_minutes=3`` overrides one (dotted) key; the value is parsed as YAML.
 The output directory is ``--out``, else the config's ``out_dir``. A bad config (unknown key,
 wrong type, unknown domain) is one line on stderr and exit status 2, before anything is written.
+A trained digits prior gets its ``MODEL_CARD.md`` (:mod:`experiments.cards`); for the others the
+card is a longer, separate evaluation, and its command is printed.
 """
 
 from __future__ import annotations
@@ -26,15 +28,10 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # run from a checkout without installing
     sys.path.insert(0, str(ROOT))
 
+from experiments.cards import after_training  # noqa: E402
+from svdd_ray import plugins  # noqa: E402
 from svdd_ray.config import apply_override, load_config, read_yaml_file  # noqa: E402
 from svdd_ray.errors import ConfigError  # noqa: E402
-
-#: domain -> (trainer module, its training-config schema); a module is imported only when used.
-DOMAINS = {
-    "molecules": ("svdd_ray.chem.train", "MolPriorConfig"),
-    "digits": ("svdd_ray.images.train", "DigitsPriorConfig"),
-    "dna": ("svdd_ray.dna.prior", "DnaPriorConfig"),
-}
 
 
 def _trainer(path: str, overrides: list[str]) -> tuple[Any, type]:
@@ -47,11 +44,11 @@ def _trainer(path: str, overrides: list[str]) -> tuple[Any, type]:
     for override in overrides:
         apply_override(data, override)
     domain = data.get("domain")
-    if domain not in DOMAINS:
-        raise ConfigError(f"config.domain: unknown domain {domain!r} (one of {', '.join(sorted(DOMAINS))})")
-    module_name, schema = DOMAINS[domain]
-    module = importlib.import_module(module_name)
-    return module, getattr(module, schema)
+    trainers = plugins.BUILTINS["prior trainer"]
+    if domain not in trainers:
+        raise ConfigError(f"config.domain: unknown domain {domain!r} (one of {', '.join(sorted(trainers))})")
+    schema = plugins.resolve("prior trainer", domain, "config.domain")
+    return importlib.import_module(schema.__module__), schema
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -72,10 +69,13 @@ def main(argv: list[str] | None = None) -> int:
         config.out_dir = str(args.out or config.out_dir or "")
         if not config.out_dir:
             raise ConfigError("config.out_dir: no output directory (pass --out or set out_dir in the config)")
-        trainer.train_prior(config, config.out_dir)
+        result = trainer.train_prior(config, config.out_dir)
     except ConfigError as err:
         print(f"train_prior: error: {err}", file=sys.stderr)
         return 2
+    message = after_training(config.domain, config.out_dir, result)
+    if message:
+        print(message)
     return 0
 
 

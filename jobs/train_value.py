@@ -7,7 +7,7 @@ Steps (the paper's Monte Carlo regression): run ``--rollouts`` pretrained rollou
 config's model and label every intermediate state x_t with the reward of its rollout's final
 sample (``svdd_ray.values.collect_rollouts``; the reward is the config's weighted sum of
 components, scored in-process), fit ``v(x_t, t)`` by least squares
-(``train_value_network``, one epoch at a time), save it (``save_value_network``).
+(``train_value_network``, one optimiser for all epochs), save it (``save_value_network``).
 
 Early stopping: states near t = T are nearly the rollout's initial noise, which identifies the
 rollout, so a network can memorise the training rewards there instead of learning
@@ -24,21 +24,25 @@ The checkpoint plugs into the engine with
 from __future__ import annotations
 
 import argparse
-import copy
 import json
-import math
 import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from svdd_ray.config import ConfigError, load_config
 from svdd_ray.engine.runner import build_model
 from svdd_ray.plugins import build
 from svdd_ray.rewards import reward_function
-from svdd_ray.values import Rollouts, ValueNetwork, collect_rollouts, save_value_network, train_value_network
+from svdd_ray.values import (
+    Rollouts,
+    ValueNetwork,
+    check_training,
+    collect_rollouts,
+    save_value_network,
+    train_value_network,
+)
 
 #: Held-out errors are also reported for these ranges of t / T (reverse time: small = nearly clean).
 T_BINS = [(0.0, 0.1), (0.1, 0.3), (0.3, 0.6), (0.6, 1.0)]
@@ -102,6 +106,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     try:
+        check_training(args.epochs, patience=args.patience)
         config = load_config(args.config, args.overrides)
         network = config.value.network
         network_name = args.network or (network and network.target)
@@ -152,27 +157,30 @@ def main(argv: list[str] | None = None) -> int:
     device = getattr(model, "device", torch.device("cpu"))
     value_net = ValueNetwork(net, model.num_steps).to(device)
     fit_began = time.perf_counter()
-    losses, val_mse, best, best_state = [], [], math.inf, None
-    for epoch in range(args.epochs):
-        value_net.train()
-        losses += train_value_network(
-            value_net, data, epochs=1, batch_size=args.batch_size, lr=args.lr, seed=args.seed + epoch
-        )
-        value_net.eval()
-        val_mse.append(float(((predict(value_net, val.x, val.t) - val.reward) ** 2).mean()))
-        print(f"epoch {epoch + 1}: train MSE {losses[-1]:.4g}, validation MSE {val_mse[-1]:.4g}", flush=True)
-        if val_mse[-1] < best:
-            best, best_state = val_mse[-1], copy.deepcopy(value_net.state_dict())
-        elif epoch + 1 - (int(np.argmin(val_mse)) + 1) >= args.patience:
-            break
-    value_net.load_state_dict(best_state)
-    best_epoch = int(np.argmin(val_mse)) + 1
+
+    def report_epoch(epoch: int, train_mse: float, val_mse: float | None) -> None:
+        print(f"epoch {epoch}: train MSE {train_mse:.4g}, validation MSE {val_mse:.4g}", flush=True)
+
+    fit = train_value_network(
+        value_net,
+        data,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        seed=args.seed,
+        validation=val,
+        patience=args.patience,
+        on_epoch=report_epoch,
+    )
     fit_s = time.perf_counter() - fit_began
     report = regression_report(value_net, heldout, train_mean, model.num_steps)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     save_value_network(value_net.cpu(), args.out)
 
-    print(f"kept epoch {best_epoch} of {len(losses)} (validation MSE {best:.4g}); training took {fit_s:.0f} s")
+    print(
+        f"kept epoch {fit.best_epoch} of {fit.epochs_run} (validation MSE {fit.best_val_loss:.4g}); "
+        f"training took {fit_s:.0f} s"
+    )
     print("held-out regression error (MSE; ratio < 1 beats predicting the training mean):")
     for name, row in report.items():
         print(
@@ -192,15 +200,15 @@ def main(argv: list[str] | None = None) -> int:
             "states_per_rollout": args.states_per_rollout,
             "heldout_rollouts": args.heldout_rollouts,
             "val_rollouts": args.val_rollouts,
-            "epochs_run": len(losses),
-            "best_epoch": best_epoch,
-            "val_mse_by_epoch": val_mse,
+            "epochs_run": fit.epochs_run,
+            "best_epoch": fit.best_epoch,
+            "val_mse_by_epoch": fit.val_loss,
             "batch_size": args.batch_size,
             "lr": args.lr,
             "seed": args.seed,
             "reward_mean": train_mean,
             "reward_std": train_std,
-            "train_mse_by_epoch": losses,
+            "train_mse_by_epoch": fit.train_loss,
             "heldout": report,
             "rollout_s": rollout_s,
             "fit_s": fit_s,

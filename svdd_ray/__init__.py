@@ -1,7 +1,7 @@
 """svdd_ray: derivative-free, value-guided sampling from pretrained diffusion models."""
 
+from svdd_ray.inprocess import SampleResult, sample
 from svdd_ray.protocol import DiffusionModel, Reward, Value
-from svdd_ray.sampling import SampleResult, sample
 from svdd_ray.values import pm_value
 
 __version__ = "0.1.0"

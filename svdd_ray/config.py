@@ -22,12 +22,16 @@ from typing import Any, ClassVar
 import yaml
 
 from svdd_ray.errors import ConfigError
+from svdd_ray.inprocess import check_sampler_options, sampler_options
 from svdd_ray.plugins import domain_of_model
 from svdd_ray.protocol import FILLS
 from svdd_ray.samplers import METHODS, check_window, in_window
-from svdd_ray.sampling import check_sampler_options, sampler_options
 
 __all__ = ["Config", "ConfigError", "PluginSpec", "RewardComponent", "apply_override", "from_dict", "load_config"]
+
+
+#: Sampler options renamed (one name per concept: a ``[start, stop]`` share of the reverse steps is ``*steps``).
+RENAMED_OPTIONS = {"select_window": "select_steps"}
 
 
 @dataclass
@@ -57,6 +61,8 @@ class RunConfig:
             raise ConfigError(f"{path}.alpha: {self.method} needs alpha > 0")
         allowed = sampler_options(self.method)
         for key in self.options:
+            if key in RENAMED_OPTIONS:
+                raise ConfigError(f"{path}.options.{key}: renamed to {path}.options.{RENAMED_OPTIONS[key]}")
             if key not in allowed or key == "guide":
                 raise ConfigError(
                     f"{path}.options.{key}: not an option of {self.method} (options: {allowed or 'none'})"
@@ -98,8 +104,8 @@ class ModelConfig:
             self.domain = domain_of_model(self.target)
 
     def check(self, path: str) -> None:
-        if self.device not in ("auto", "cpu", "cuda"):
-            raise ConfigError(f"{path}.device: must be 'auto', 'cpu' or 'cuda', got {self.device!r}")
+        if self.device not in ("auto", "cpu", "cuda") and not re.fullmatch(r"cuda:\d+", self.device):
+            raise ConfigError(f"{path}.device: must be 'auto', 'cpu', 'cuda' or 'cuda:N', got {self.device!r}")
 
 
 @dataclass

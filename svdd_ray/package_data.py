@@ -1,8 +1,9 @@
-"""Data files that ship inside installed packages, and the local cache for data derived from them.
+"""Data files that ship inside installed packages, the local cache for data derived from them, checkpoints.
 
 Nothing is downloaded at run time: each domain reads its data from a wheel (MOSES SMILES from
 ``molsets``, DNase sites from ``dnadiffusion``, receptors from ``dockstring``), located with
 :func:`importlib.util.find_spec` so the package's own ``__init__`` (and its dependencies) never runs.
+Trained weights live in ``checkpoints/<name>`` of the checkout (:func:`checkpoint_dir`).
 """
 
 from __future__ import annotations
@@ -11,7 +12,10 @@ import importlib.util
 import os
 from pathlib import Path
 
-__all__ = ["package_data_dir", "cache_dir"]
+__all__ = ["package_data_dir", "cache_dir", "checkpoint_dir", "checkpoint_env"]
+
+#: The committed checkpoints: ``checkpoints/`` next to the ``svdd_ray`` package.
+CHECKPOINTS = Path(__file__).resolve().parents[1] / "checkpoints"
 
 
 def package_data_dir(package: str, relative: str, install_hint: str) -> Path:
@@ -46,3 +50,17 @@ def cache_dir() -> Path:
     path = Path(root)
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def checkpoint_env(name: str) -> str:
+    """The environment variable that moves checkpoint directory ``name``: ``SVDD_RAY_<NAME>_CHECKPOINTS``."""
+    return f"SVDD_RAY_{name.upper()}_CHECKPOINTS"
+
+
+def checkpoint_dir(name: str) -> Path:
+    """Where the checkpoints of ``name`` (``digits``, ``dna``, ``moses``, ``moses_smiles``) live.
+
+    ``$SVDD_RAY_<NAME>_CHECKPOINTS`` if set and not empty, else ``checkpoints/<name>`` of this checkout.
+    """
+    env = os.environ.get(checkpoint_env(name))
+    return Path(env) if env else CHECKPOINTS / name

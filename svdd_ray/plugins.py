@@ -62,6 +62,11 @@ BUILTINS: dict[str, dict[str, str]] = {
         "morgan_ridge": "svdd_ray.chem.surrogates:morgan_ridge",
         "onehot_ridge": "svdd_ray.surrogates:onehot_ridge",
     },
+    "prior trainer": {  # a domain's training-config schema; its module has ``train_prior(config, out_dir)``
+        "molecules": "svdd_ray.chem.train:MolPriorConfig",
+        "digits": "svdd_ray.images.train:DigitsPriorConfig",
+        "dna": "svdd_ray.dna.prior:DnaPriorConfig",
+    },
     "domain": {
         "generic": "svdd_ray.domains:GenericDomain",
         "bitstrings": "svdd_ray.demo:BitstringDomain",

@@ -62,30 +62,30 @@ def in_window(t: int, num_steps: int, window: Sequence[float]) -> bool:
     return start <= (num_steps - t) / num_steps < stop
 
 
-def check_selection_plan(select_every: int, select_window: Sequence[float]) -> None:
+def check_selection_plan(select_every: int, select_steps: Sequence[float]) -> None:
     """Raise ValueError (naming the option) unless the plan is valid; see :func:`selection_plan`."""
     if isinstance(select_every, bool) or not isinstance(select_every, int) or select_every < 1:
         raise ValueError(f"select_every must be an integer >= 1, got {select_every!r}")
     try:
-        check_window(select_window)
+        check_window(select_steps)
     except ValueError as err:
-        raise ValueError(f"select_window {err}") from None
+        raise ValueError(f"select_steps {err}") from None
 
 
 def selection_plan(
-    num_steps: int, select_every: int = 1, select_window: Sequence[float] = (0.0, 1.0)
+    num_steps: int, select_every: int = 1, select_steps: Sequence[float] = (0.0, 1.0)
 ) -> tuple[set[int], set[int]]:
     """The steps ``t`` (x_t -> x_{t-1}) where a method guides, and those where it selects among scored candidates.
 
     A step is guided when the fraction of the reverse process done before it,
-    ``(num_steps - t) / num_steps``, lies in ``[start, stop)`` of ``select_window`` (``[0.4, 1]``:
+    ``(num_steps - t) / num_steps``, lies in ``[start, stop)`` of ``select_steps`` (``[0.4, 1]``:
     only the last 60% of the steps, where x0_hat is informative). Among guided steps every
     ``select_every``-th selects, counted back from the window's last step, so each window ends
     on a selection. Outside the window states move by the pretrained model alone. The defaults
     guide and select at every step.
     """
-    check_selection_plan(select_every, select_window)
-    guided = {t for t in range(1, num_steps + 1) if in_window(t, num_steps, select_window)}
+    check_selection_plan(select_every, select_steps)
+    guided = {t for t in range(1, num_steps + 1) if in_window(t, num_steps, select_steps)}
     last = min(guided, default=1)
     return guided, {t for t in guided if (t - last) % select_every == 0}
 
@@ -169,7 +169,7 @@ def svdd(
     alpha: float,
     generator: torch.Generator,
     select_every: int = 1,
-    select_window: Sequence[float] = (0.0, 1.0),
+    select_steps: Sequence[float] = (0.0, 1.0),
 ) -> Sampler:
     """SVDD: ``num_candidates`` proposals per chain, keep one by soft value (argmax at alpha = 0, else a draw
     from softmax(v / alpha)); every step by default, else as :func:`selection_plan` says."""
@@ -180,7 +180,7 @@ def svdd(
         rows = torch.arange(num_samples, device=values.device)
         return candidates[(rows * num_candidates + pick).to(candidates.device)], values[rows, pick]
 
-    plan = selection_plan(model.num_steps, select_every, select_window)
+    plan = selection_plan(model.num_steps, select_every, select_steps)
     return (yield from _branch_and_select(model, num_samples, num_candidates, generator, plan, choose))
 
 
@@ -191,7 +191,7 @@ def beam(
     num_candidates: int,
     generator: torch.Generator,
     select_every: int = 1,
-    select_window: Sequence[float] = (0.0, 1.0),
+    select_steps: Sequence[float] = (0.0, 1.0),
 ) -> Sampler:
     """Beam search: keep the best ``num_samples`` of all ``num_samples * num_candidates`` proposals; every step
     by default, else as :func:`selection_plan` says."""
@@ -200,7 +200,7 @@ def beam(
         idx = top_k(values, num_samples)
         return candidates[idx.to(candidates.device)], values[idx]
 
-    plan = selection_plan(model.num_steps, select_every, select_window)
+    plan = selection_plan(model.num_steps, select_every, select_steps)
     return (yield from _branch_and_select(model, num_samples, num_candidates, generator, plan, choose))
 
 
@@ -275,7 +275,7 @@ def _smc_pass(
     ess_threshold: float,
     resampling: str,
     select_every: int,
-    select_window: Sequence[float],
+    select_steps: Sequence[float],
     reference: _Path | None = None,
     record: bool = False,
 ) -> Generator[ValueRequest, Tensor, tuple[Tensor, Tensor, Tensor, _History | None]]:
@@ -286,7 +286,7 @@ def _smc_pass(
     states and values are used (never proposed nor scored again) and it is its own ancestor at each
     resampling, while the others draw theirs from all ``size`` (:func:`_conditional_ancestors`).
     """
-    selecting = selection_plan(model.num_steps, select_every, select_window)[1] | {1}  # the end is always scored
+    selecting = selection_plan(model.num_steps, select_every, select_steps)[1] | {1}  # the end is always scored
     particles = groups * size
     offsets = (torch.arange(groups) * size).unsqueeze(1)  # [groups, 1]: each population's first particle
 
@@ -372,7 +372,7 @@ def smc(
     resampling: str = "systematic",
     population: str = "batch",
     select_every: int = 1,
-    select_window: Sequence[float] = (0.0, 1.0),
+    select_steps: Sequence[float] = (0.0, 1.0),
 ) -> Sampler:
     """Sequential Monte Carlo / FK steering with twisting potentials ``exp(v / alpha)``.
 
@@ -392,7 +392,7 @@ def smc(
     groups = num_samples if population == "design" else 1
     x, values, log_w, _ = yield from _smc_pass(
         model, groups, num_samples * num_candidates // groups, alpha, generator, ess_threshold, resampling,
-        select_every, select_window,
+        select_every, select_steps,
     )  # fmt: skip
     idx = _draw(log_w, groups, num_samples // groups, resampling, generator)
     return x[idx.to(x.device)], values[idx]
@@ -409,7 +409,7 @@ def particle_gibbs(
     ess_threshold: float = 1.0,
     resampling: str = "systematic",
     select_every: int = 1,
-    select_window: Sequence[float] = (0.0, 1.0),
+    select_steps: Sequence[float] = (0.0, 1.0),
 ) -> Sampler:
     """Particle Gibbs (iterated conditional SMC, Andrieu, Doucet & Holenstein 2010), ``num_candidates`` particles
     per design.
@@ -433,7 +433,7 @@ def particle_gibbs(
         last = i == iterations - 1
         x, values, log_w, history = yield from _smc_pass(
             model, num_samples, num_candidates, alpha, generator, ess_threshold, resampling, select_every,
-            select_window, reference, record=not last,
+            select_steps, reference, record=not last,
         )  # fmt: skip
         idx = _draw(log_w, num_samples, 1, resampling, generator)
         if not last:

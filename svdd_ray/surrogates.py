@@ -1,8 +1,8 @@
 """Cheap surrogates of an expensive reward, learned online or fitted offline, for pre-screening candidates.
 
 A surrogate is ``target(**options)`` returning an object with ``fit(objects, scores)`` and
-``predict(objects) -> np.ndarray`` (see :class:`Surrogate`). Pre-screening
-(:func:`prescreen`, configured per reward component as ``prescreen:``) ranks a step's candidates by
+``predict(objects) -> np.ndarray`` (see :class:`Surrogate`). Pre-screening (a :class:`PrescreenPolicy`
+per batch and component, configured per reward component as ``prescreen:``) ranks a step's candidates by
 the surrogate, sends the best share (plus a few random ones, to explore) to the expensive reward and
 gives the rest the surrogate's prediction. The surrogate of a batch learns only from the scores of
 that batch's own earlier steps, so which candidates are scored never depends on timing: runs stay
@@ -16,18 +16,25 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
 
+if TYPE_CHECKING:
+    from svdd_ray.config import PrescreenConfig
+
 __all__ = [
     "LinearSurrogate",
+    "PrescreenPolicy",
     "RidgeSurrogate",
+    "Screening",
     "Surrogate",
     "SurrogateReward",
     "build_surrogates",
+    "first_objects",
     "load_surrogate",
     "onehot_ridge",
     "prescreen",
@@ -181,6 +188,87 @@ def prescreen(predicted: np.ndarray, keep: float, explore: float, rng: np.random
     if random_share:
         chosen += list(rng.choice(rest, size=random_share, replace=False))
     return np.sort(np.asarray(chosen, dtype=np.int64))
+
+
+def first_objects(keys: Sequence[str], objects: Sequence) -> dict[str, Any]:
+    """Each distinct key with the first of its objects, in the order keys first appear."""
+    first: dict[str, Any] = {}
+    for key, obj in zip(keys, objects):
+        first.setdefault(key, obj)
+    return first
+
+
+@dataclass(frozen=True)
+class Screening:
+    """A :class:`PrescreenPolicy`'s choice for one request: the distinct keys to ``score`` with the reward,
+    and ``guesses``, the value each other key takes instead (the surrogate's; NaN for final candidates)."""
+
+    score: list[str]
+    guesses: dict[str, float]
+
+
+class PrescreenPolicy:
+    """Pre-screening of one reward component in one batch (one attempt of it): which candidates get the reward.
+
+    ``choose`` ranks a request's distinct candidates, cached or not (the cache's contents depend on
+    timing, the choice must not), by ``surrogate`` refitted on the real scores ``learn`` gave it, and
+    scores the top ``plan.keep`` share, ``plan.explore`` of it drawn by an rng seeded from (``seed``,
+    ``batch``, step). It scores everything until it has learned ``plan.min_scored`` scores. Final
+    candidates (``final``) are scored in full unless ``plan.final``; then each chain's share is picked
+    and the rest get NaN. ``surrogate`` is refitted before each prediction, so batches may share one.
+    """
+
+    def __init__(self, surrogate: Surrogate, plan: PrescreenConfig, *, seed: int, batch: int) -> None:
+        self.surrogate, self.plan, self.seed, self.batch = surrogate, plan, seed, batch
+        self.seen: dict[str, tuple[Any, float]] = {}  # key -> (object, real score), in the order learned
+        self._guessed: set[str] = set()  # keys valued by the surrogate in the latest choice
+
+    def choose(
+        self, keys: Sequence[str], objects: Sequence, *, step: int, final: bool = False, chains: int = 1
+    ) -> Screening:
+        """The keys to score among ``keys`` (one per object) at the batch's ``step``-th reward request;
+        ``final``: the final candidates, in ``chains`` consecutive groups of equal size."""
+        first = first_objects(keys, objects)
+        self._guessed = set()
+        if len(self.seen) < self.plan.min_scored or (final and not self.plan.final):
+            return Screening(list(first), {})
+        predicted = self._predict(first)
+        rng = np.random.default_rng([self.seed, self.batch, step])
+        if final:
+            picked = self._pick_per_chain(list(keys), predicted, chains, rng)
+        else:
+            picked = self._pick(list(first), predicted, rng)
+        guesses = {key: math.nan if final else float(predicted[key]) for key in first if key not in picked}
+        self._guessed = set(guesses)
+        return Screening([key for key in first if key in picked], guesses)
+
+    def learn(self, keys: Sequence[str], objects: Sequence, scores: Mapping[str, float]) -> None:
+        """Remember the scores of a request's candidates (``keys`` with their ``objects``) that ``scores`` holds,
+        the first of each key; the latest choice's guesses are not real scores and are skipped."""
+        for key, obj in zip(keys, objects):
+            if key in scores and key not in self.seen and key not in self._guessed:
+                self.seen[key] = (obj, scores[key])
+
+    def _predict(self, first: dict[str, Any]) -> dict[str, np.float64]:
+        """The surrogate's value of each distinct key's object, refitted on this batch's own scores first (none:
+        unfitted, all NaN - never what another batch fitted into the shared surrogate, which depends on timing)."""
+        objects, scores = zip(*self.seen.values()) if self.seen else ((), ())
+        self.surrogate.fit(list(objects), list(scores))
+        values = np.asarray(self.surrogate.predict(list(first.values())), dtype=np.float64)
+        return dict(zip(first, values))
+
+    def _pick(self, keys: list[str], predicted: dict, rng: np.random.Generator) -> set[str]:
+        """The keys :func:`prescreen` picks among ``keys``."""
+        chosen = prescreen(np.array([predicted[k] for k in keys]), self.plan.keep, self.plan.explore, rng)
+        return {keys[i] for i in chosen}
+
+    def _pick_per_chain(self, keys: list[str], predicted: dict, chains: int, rng: np.random.Generator) -> set[str]:
+        """The keys picked within each chain's consecutive group of ``keys`` (repeats included)."""
+        group = len(keys) // chains
+        picked: set[str] = set()
+        for start in range(0, len(keys), group):
+            picked |= self._pick(keys[start : start + group], predicted, rng)
+        return picked
 
 
 def build_surrogates(components) -> dict[str, Surrogate]:

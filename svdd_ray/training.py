@@ -1,10 +1,12 @@
-"""One training loop for masked-diffusion priors over token arrays (molecules, DNA), resumable.
+"""One training loop for every diffusion prior (masked over tokens: molecules, DNA; Gaussian: digits), resumable.
 
-:func:`train_masked_prior` runs AdamW with warm-up and cosine decay (following whichever of
-``max_steps`` / ``max_minutes`` is closer to its end), an EMA of the weights, periodic validation
-NELBO and sample checks. At every evaluation it writes, into ``out_dir``:
+:func:`train_prior_loop` runs AdamW with warm-up and cosine decay (following whichever of
+``max_steps`` / ``max_minutes`` is closer to its end), gradient clipping, an EMA of the weights,
+periodic validation loss (the model's own ``loss``: NELBO for masked diffusion, epsilon MSE for
+Gaussian) and sample checks. At every evaluation it writes, into ``out_dir``:
 
-* ``prior.pt``: the EMA (or plain) ``state_dict`` - what :func:`load_prior` functions read;
+* ``prior.pt``: the EMA (or plain) ``state_dict`` (of ``export(model)`` where given) - what the
+  ``load_prior`` functions read;
 * ``train_log.json``: steps, wall time, loss and validation curves, sample checks;
 * ``train_state.pt``: everything needed to continue - weights, EMA, optimiser, step, epoch, data
   position, random generator states and time spent - so a run stopped on one machine (a CPU
@@ -25,10 +27,11 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from torch import Tensor, nn
 
 from svdd_ray.errors import ConfigError
 
-__all__ = ["TransformerConfig", "TrainLoopConfig", "train_masked_prior", "lr_factor", "validation_loss"]
+__all__ = ["TransformerConfig", "TrainLoopConfig", "train_prior_loop", "lr_factor", "validation_loss"]
 
 STATE_FILE = "train_state.pt"
 
@@ -47,10 +50,11 @@ class TransformerConfig:
 
 @dataclass
 class TrainLoopConfig:
-    """Optimiser, schedule, budget, logging and resumption of :func:`train_masked_prior`.
+    """Optimiser, schedule, budget, logging and resumption of :func:`train_prior_loop`.
 
-    ``max_steps`` / ``max_minutes`` are the whole run's budget (resumed sessions included) and shape
-    the learning-rate schedule; ``session_steps`` / ``session_minutes`` stop this invocation early
+    ``max_steps`` / ``max_minutes`` (``None``: no time budget) are the whole run's budget (resumed
+    sessions included) and shape the learning-rate schedule; ``session_steps`` / ``session_minutes`` stop this
+    invocation early
     (state saved, ``finished: false``) so a later one continues with ``resume: true``.
     """
 
@@ -60,7 +64,7 @@ class TrainLoopConfig:
     weight_decay: float = 0.0
     warmup_steps: int = 200
     max_steps: int = 100_000
-    max_minutes: float = 60.0
+    max_minutes: float | None = 60.0
     grad_clip: float = 1.0
     ema_decay: float = 0.995
     log_every: int = 50
@@ -94,6 +98,7 @@ def validation_loss(model, val: torch.Tensor, batch_size: int, seed: int) -> flo
 
 
 def _resumable_state(out_dir: Path, saved_config: dict) -> dict | None:
+    """The ``train_state.pt`` in ``out_dir``, if any; refused if another model or data config wrote it."""
     path = out_dir / STATE_FILE
     if not path.is_file():
         return None
@@ -108,142 +113,212 @@ def _resumable_state(out_dir: Path, saved_config: dict) -> dict | None:
     return state
 
 
-def train_masked_prior(
-    model: torch.nn.Module,
-    train_ids: torch.Tensor,
-    val: torch.Tensor,
+@torch.no_grad()
+def _ema_update(ema: nn.Module, model: nn.Module, decay: float) -> None:
+    """Move the EMA's parameters toward the model's by ``1 - decay``; buffers follow the model."""
+    for pe, pm in zip(ema.parameters(), model.parameters()):
+        pe.lerp_(pm, 1.0 - decay)
+    for be, bm in zip(ema.buffers(), model.buffers()):
+        be.copy_(bm)
+
+
+def _as_batch(rows: Tensor, device: torch.device) -> Tensor:
+    """Token rows become ``long`` (embedding indices); real-valued rows (images) keep their dtype."""
+    return (rows if rows.is_floating_point() else rows.long()).to(device)
+
+
+class _PriorTrainer:
+    """One :func:`train_prior_loop` call: the model, its EMA and optimiser, the counters and the log."""
+
+    def __init__(
+        self,
+        model: nn.Module,
+        train_data: Tensor,
+        val: Tensor,
+        tcfg: TrainLoopConfig,
+        out_dir: Path,
+        saved_config: dict,
+        seed: int,
+        sample_check: Callable[[nn.Module, int, int], dict] | None,
+        name: str,
+        export: Callable[[nn.Module], nn.Module] | None,
+    ):
+        self.model, self.train_data, self.val, self.tcfg = model, train_data, val, tcfg
+        self.out_dir, self.saved_config, self.seed, self.name = out_dir, saved_config, seed, name
+        self.sample_check, self.export = sample_check, export or (lambda module: module)
+        self.ema = copy.deepcopy(model).eval().requires_grad_(False) if tcfg.ema_decay > 0 else None
+        self.optimizer = torch.optim.AdamW(model.parameters(), lr=tcfg.lr, weight_decay=tcfg.weight_decay)
+        self.generator = torch.Generator(device=val.device).manual_seed(seed + 1)
+        self.log: dict[str, Any] = {"config": saved_config, "loss_curve": [], "val_curve": [], "samples": []}
+        self.log["resumed"] = []
+        self.step, self.epoch, self.cursor, self.start = 0, 0, 0, time.time()
+        self.running, self.running_n = 0.0, 0
+        self.max_seconds = 60.0 * tcfg.max_minutes if tcfg.max_minutes else 0.0
+
+    @property
+    def eval_model(self) -> nn.Module:
+        return self.ema if self.ema is not None else self.model
+
+    def say(self, msg: str) -> None:
+        print(f"[{self.name} {time.strftime('%H:%M:%S')}] {msg}", flush=True)
+
+    def restore(self) -> float:
+        """Continue from ``train_state.pt`` (with ``resume``); the seconds that earlier sessions spent."""
+        state = _resumable_state(self.out_dir, self.saved_config) if self.tcfg.resume else None
+        if state is None:
+            return 0.0
+        self.model.load_state_dict(state["model"])
+        if self.ema is not None and state.get("ema") is not None:
+            self.ema.load_state_dict(state["ema"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.generator.set_state(state["generator"].to(self.generator.get_state().device))
+        torch.set_rng_state(state["torch_rng"])
+        self.step, self.epoch, self.cursor = state["step"], state["epoch"], state["cursor"]
+        self.log = state["log"]
+        self.log["resumed"].append({"step": self.step, "seconds": round(state["seconds"], 1)})
+        self.say(f"resumed from {self.out_dir / STATE_FILE} at step {self.step} ({state['seconds']:.0f} s spent)")
+        return state["seconds"]
+
+    def permutation(self) -> Tensor:
+        """The data order of the current epoch (from the seed and the epoch only, so resumes see the same)."""
+        generator = torch.Generator().manual_seed(self.seed + self.epoch)
+        return torch.randperm(len(self.train_data), generator=generator)
+
+    def save(self, final: bool = False) -> None:
+        """``prior.pt``, ``train_log.json`` and ``train_state.pt`` (written whole, then moved in place)."""
+        weights = self.export(self.eval_model).state_dict()
+        torch.save({k: v.detach().cpu() for k, v in weights.items()}, self.out_dir / "prior.pt")
+        epochs = self.epoch + self.cursor / len(self.train_data)
+        self.log.update(steps=self.step, wall_seconds=time.time() - self.start, epochs=epochs, finished=final)
+        (self.out_dir / "train_log.json").write_text(json.dumps(self.log, indent=1))
+        resumable = {
+            "config": self.saved_config,
+            "model": self.model.state_dict(),
+            "ema": self.ema.state_dict() if self.ema is not None else None,
+            "optimizer": self.optimizer.state_dict(),
+            "generator": self.generator.get_state(),
+            "torch_rng": torch.get_rng_state(),
+            "step": self.step,
+            "epoch": self.epoch,
+            "cursor": self.cursor,
+            "seconds": time.time() - self.start,
+            "log": self.log,
+        }
+        tmp = self.out_dir / (STATE_FILE + ".tmp")
+        torch.save(resumable, tmp)
+        tmp.replace(self.out_dir / STATE_FILE)
+
+    def evaluate(self) -> float:
+        vl = validation_loss(self.eval_model.eval(), self.val, 500, self.seed)
+        self.log["val_curve"].append({"step": self.step, "seconds": round(time.time() - self.start, 1), "val_loss": vl})
+        return vl
+
+    def check_samples(self) -> None:
+        if self.sample_check is None:
+            return
+        check = {**self.sample_check(self.eval_model, self.tcfg.sample_size, self.seed), "step": self.step}
+        self.log["samples"].append(check)
+        self.say(f"step {self.step} samples: " + ", ".join(f"{k} {v}" for k, v in check.items() if k != "step")[:300])
+
+    def progress(self) -> float:
+        """How far the run is through its budget: steps or minutes, whichever is further along."""
+        elapsed = time.time() - self.start
+        return max(self.step / self.tcfg.max_steps, elapsed / self.max_seconds if self.max_seconds > 0 else 0.0)
+
+    def session_over(self, session_start: float, first_step: int) -> bool:
+        tcfg = self.tcfg
+        return (tcfg.session_steps is not None and self.step - first_step >= tcfg.session_steps) or (
+            tcfg.session_minutes is not None and time.time() - session_start >= 60.0 * tcfg.session_minutes
+        )
+
+    def next_batch(self) -> Tensor:
+        """The next ``batch_size`` rows of the epoch's order (a new epoch when too few are left)."""
+        batch_size = self.tcfg.batch_size
+        if self.cursor + batch_size > len(self.train_data):
+            self.cursor, self.epoch = 0, self.epoch + 1
+            self.perm = self.permutation()
+        rows = self.train_data[self.perm[self.cursor : self.cursor + batch_size]]
+        self.cursor += batch_size
+        return _as_batch(rows, self.val.device)
+
+    def optimise(self, lr: float) -> float:
+        """One AdamW step at ``lr`` on the next batch (clipped gradients), then the EMA; the batch loss."""
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        batch = self.next_batch()
+        self.model.train()
+        loss = self.model.loss(batch, generator=self.generator)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if self.tcfg.grad_clip > 0:
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.tcfg.grad_clip)
+        self.optimizer.step()
+        if self.ema is not None:
+            _ema_update(self.ema, self.model, min(self.tcfg.ema_decay, (1 + self.step) / (10 + self.step)))
+        self.step += 1
+        return float(loss.detach())
+
+    def record(self, loss: float, lr: float) -> None:
+        """The loss curve every ``log_every`` steps; validation and saving, sample checks on their schedules."""
+        tcfg, step = self.tcfg, self.step
+        self.running += loss
+        self.running_n += 1
+        if step % tcfg.log_every == 0:
+            entry = {"step": step, "seconds": round(time.time() - self.start, 1), "loss": self.running / self.running_n}
+            entry["lr"] = lr
+            self.log["loss_curve"].append(entry)
+            self.say(f"step {step} loss {entry['loss']:.4f} lr {lr:.2e} ({entry['seconds']:.0f} s)")
+            self.running, self.running_n = 0.0, 0
+        if step % tcfg.eval_every == 0:
+            self.say(f"step {step} val_loss {self.evaluate():.4f}")
+            self.save()
+        if tcfg.sample_every > 0 and step % tcfg.sample_every == 0:
+            self.check_samples()
+
+    def run(self) -> dict:
+        spent = self.restore()
+        self.perm = self.permutation()
+        session_start, first_step = time.time(), self.step
+        self.start = session_start - spent
+        tcfg = self.tcfg
+        while (progress := self.progress()) < 1.0:
+            if self.session_over(session_start, first_step):
+                self.save(final=False)
+                self.say(f"session budget spent at step {self.step}; continue with train.resume=true")
+                return self.log
+            lr = tcfg.lr * lr_factor(self.step, progress, tcfg.warmup_steps, tcfg.min_lr_ratio)
+            self.record(self.optimise(lr), lr)
+        if not (self.log["val_curve"] and self.log["val_curve"][-1]["step"] == self.step):
+            self.evaluate()
+        if not (self.log["samples"] and self.log["samples"][-1]["step"] == self.step):
+            self.check_samples()
+        self.save(final=True)
+        seconds, final_loss = time.time() - self.start, self.log["val_curve"][-1]["val_loss"]
+        self.say(f"done: {self.step} steps, {seconds:.0f} s, val_loss {final_loss:.4f}; wrote {self.out_dir}")
+        return self.log
+
+
+def train_prior_loop(
+    model: nn.Module,
+    train_data: Tensor,
+    val: Tensor,
     tcfg: TrainLoopConfig,
     out_dir: Path,
     saved_config: dict,
     seed: int,
-    sample_check: Callable[[torch.nn.Module, int, int], dict] | None = None,
+    sample_check: Callable[[nn.Module, int, int], dict] | None = None,
     name: str = "train_prior",
+    export: Callable[[nn.Module], nn.Module] | None = None,
 ) -> dict:
-    """Train ``model`` (a ``MaskedDiffusion`` on its device) on rows of ``train_ids``; returns the log.
+    """Train ``model`` (a diffusion model with ``loss(x0, generator)``, on its device) on rows of ``train_data``.
 
-    ``train_ids`` stays on the CPU (any integer dtype); batches move to the model's device. ``val``
-    is on the device. ``sample_check(model, n, seed)`` returns a small dict logged with each
-    sample check (validity, GC content, ...). With ``tcfg.resume`` and a ``train_state.pt`` from
-    the same config in ``out_dir``, training continues from it; the budget (``max_steps``,
-    ``max_minutes``) counts the steps and time already spent.
+    Returns the training log. ``train_data`` stays on the CPU (token ids of any integer dtype, or
+    real-valued rows such as images); batches move to the model's device. ``val`` is on the device.
+    ``sample_check(model, n, seed)`` returns a small dict logged with each sample check (validity,
+    GC content, ...). ``export(model)`` is the part whose ``state_dict`` is ``prior.pt`` (default:
+    the whole model). With ``tcfg.resume`` and a ``train_state.pt`` from the same config in
+    ``out_dir``, training continues from it; the budget (``max_steps``, ``max_minutes``) counts the
+    steps and time already spent.
     """
-    device = val.device
-
-    def say(msg: str) -> None:
-        print(f"[{name} {time.strftime('%H:%M:%S')}] {msg}", flush=True)
-
-    ema = copy.deepcopy(model).eval().requires_grad_(False) if tcfg.ema_decay > 0 else None
-    optimizer = torch.optim.AdamW(model.parameters(), lr=tcfg.lr, weight_decay=tcfg.weight_decay)
-    generator = torch.Generator(device=device).manual_seed(seed + 1)
-    log: dict[str, Any] = {"config": saved_config, "loss_curve": [], "val_curve": [], "samples": [], "resumed": []}
-    step, epoch, cursor, spent = 0, 0, 0, 0.0
-    state = _resumable_state(out_dir, saved_config) if tcfg.resume else None
-    if state is not None:
-        model.load_state_dict(state["model"])
-        if ema is not None and state.get("ema") is not None:
-            ema.load_state_dict(state["ema"])
-        optimizer.load_state_dict(state["optimizer"])
-        generator.set_state(state["generator"].to(generator.get_state().device))
-        torch.set_rng_state(state["torch_rng"])
-        step, epoch, cursor, spent = state["step"], state["epoch"], state["cursor"], state["seconds"]
-        log = state["log"]
-        log["resumed"].append({"step": step, "seconds": round(spent, 1)})
-        say(f"resumed from {out_dir / STATE_FILE} at step {step} ({spent:.0f} s spent)")
-    batch_size, max_steps = tcfg.batch_size, tcfg.max_steps
-    max_seconds = tcfg.max_minutes * 60.0
-
-    def permutation(epoch: int) -> torch.Tensor:
-        return torch.randperm(len(train_ids), generator=torch.Generator().manual_seed(seed + epoch))
-
-    perm = permutation(epoch)
-    session_start, session_first_step = time.time(), step
-    start = session_start - spent
-    running, running_n = 0.0, 0
-    eval_model = ema if ema is not None else model
-
-    def save(final: bool = False) -> None:
-        torch.save({k: v.detach().cpu() for k, v in eval_model.state_dict().items()}, out_dir / "prior.pt")
-        log.update(steps=step, wall_seconds=time.time() - start, epochs=epoch + cursor / len(train_ids), finished=final)
-        (out_dir / "train_log.json").write_text(json.dumps(log, indent=1))
-        resumable = {
-            "config": saved_config,
-            "model": model.state_dict(),
-            "ema": ema.state_dict() if ema is not None else None,
-            "optimizer": optimizer.state_dict(),
-            "generator": generator.get_state(),
-            "torch_rng": torch.get_rng_state(),
-            "step": step,
-            "epoch": epoch,
-            "cursor": cursor,
-            "seconds": time.time() - start,
-            "log": log,
-        }
-        tmp = out_dir / (STATE_FILE + ".tmp")
-        torch.save(resumable, tmp)
-        tmp.replace(out_dir / STATE_FILE)
-
-    def evaluate() -> float:
-        vl = validation_loss(eval_model.eval(), val, 500, seed)
-        log["val_curve"].append({"step": step, "seconds": round(time.time() - start, 1), "val_loss": vl})
-        return vl
-
-    def check_samples() -> None:
-        if sample_check is None:
-            return
-        check = {**sample_check(eval_model, tcfg.sample_size, seed), "step": step}
-        log["samples"].append(check)
-        say(f"step {step} samples: " + ", ".join(f"{k} {v}" for k, v in check.items() if k != "step")[:300])
-
-    while True:
-        elapsed = time.time() - start
-        progress = max(step / max_steps, elapsed / max_seconds if max_seconds > 0 else 0.0)
-        if progress >= 1.0:
-            break
-        if (tcfg.session_steps is not None and step - session_first_step >= tcfg.session_steps) or (
-            tcfg.session_minutes is not None and time.time() - session_start >= 60.0 * tcfg.session_minutes
-        ):
-            save(final=False)
-            say(f"session budget spent at step {step}; continue with train.resume=true")
-            return log
-        lr = tcfg.lr * lr_factor(step, progress, tcfg.warmup_steps, tcfg.min_lr_ratio)
-        for group in optimizer.param_groups:
-            group["lr"] = lr
-        if cursor + batch_size > len(train_ids):
-            cursor, epoch = 0, epoch + 1
-            perm = permutation(epoch)
-        batch = train_ids[perm[cursor : cursor + batch_size]].long().to(device)
-        cursor += batch_size
-        model.train()
-        loss = model.loss(batch, generator=generator)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        if tcfg.grad_clip > 0:
-            torch.nn.utils.clip_grad_norm_(model.parameters(), tcfg.grad_clip)
-        optimizer.step()
-        if ema is not None:
-            decay = min(tcfg.ema_decay, (1 + step) / (10 + step))
-            with torch.no_grad():
-                for pe, pm in zip(ema.parameters(), model.parameters()):
-                    pe.lerp_(pm, 1.0 - decay)
-        step += 1
-        running += float(loss.detach())
-        running_n += 1
-        if step % tcfg.log_every == 0:
-            entry = {"step": step, "seconds": round(time.time() - start, 1), "loss": running / running_n, "lr": lr}
-            log["loss_curve"].append(entry)
-            say(f"step {step} loss {entry['loss']:.4f} lr {lr:.2e} ({entry['seconds']:.0f} s)")
-            running, running_n = 0.0, 0
-        if step % tcfg.eval_every == 0:
-            say(f"step {step} val_loss {evaluate():.4f}")
-            save()
-        if tcfg.sample_every > 0 and step % tcfg.sample_every == 0:
-            check_samples()
-
-    if not (log["val_curve"] and log["val_curve"][-1]["step"] == step):
-        evaluate()
-    if not (log["samples"] and log["samples"][-1]["step"] == step):
-        check_samples()
-    save(final=True)
-    final_loss = log["val_curve"][-1]["val_loss"]
-    say(f"done: {step} steps, {time.time() - start:.0f} s, val_loss {final_loss:.4f}; wrote {out_dir}")
-    return log
+    trainer = _PriorTrainer(model, train_data, val, tcfg, out_dir, saved_config, seed, sample_check, name, export)
+    return trainer.run()

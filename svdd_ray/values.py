@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -12,10 +14,10 @@ import torch
 from torch import Tensor, nn
 
 from svdd_ray.errors import ConfigError
+from svdd_ray.inprocess import as_values, make_generator
 from svdd_ray.protocol import FILLS, PROBABILITY_FILLS, DiffusionModel, Reward, Value
 from svdd_ray.rewards import reads_probabilities
 from svdd_ray.samplers import in_window, rollout
-from svdd_ray.sampling import as_values, make_generator
 
 
 class SplitValue:
@@ -104,11 +106,18 @@ def pm_value(model: DiffusionModel, reward: Reward, fill: str = "argmax") -> PMV
 
 @dataclass
 class Rollouts:
-    """States ``x`` at steps ``t`` of pretrained rollouts, each with its rollout's final ``reward``."""
+    """States ``x`` at steps ``t`` of pretrained rollouts, each with its rollout's final ``reward``
+    (and the index of its ``rollout``, when known)."""
 
     x: Tensor
     t: Tensor
     reward: Tensor
+    rollout: Tensor | None = None
+
+    def subset(self, keep: Tensor) -> Rollouts:
+        """The states where the boolean mask ``keep`` is true."""
+        rollout = None if self.rollout is None else self.rollout[keep]
+        return Rollouts(self.x[keep], self.t[keep], self.reward[keep], rollout)
 
 
 def collect_rollouts(
@@ -130,7 +139,7 @@ def collect_rollouts(
         raise ValueError(f"states_per_rollout must be >= 1 or None, got {states_per_rollout}")
     generator = make_generator(seed, getattr(model, "device", "cpu"))
     picker = torch.Generator().manual_seed(seed)
-    xs, ts, rs = [], [], []
+    xs, ts, rs, ids = [], [], [], []
     with torch.no_grad():
         for start in range(0, num_rollouts, batch_size):
             n = min(batch_size, num_rollouts - start)
@@ -146,7 +155,8 @@ def collect_rollouts(
             xs.append(x[steps, cols].flatten(0, 1))
             ts.append(t[steps, cols].flatten())
             rs.append(final.cpu()[ok].expand_as(steps).flatten())
-    return Rollouts(torch.cat(xs), torch.cat(ts), torch.cat(rs).float())
+            ids.append((start + torch.nonzero(ok).flatten()).expand_as(steps).flatten())
+    return Rollouts(torch.cat(xs), torch.cat(ts), torch.cat(rs).float(), torch.cat(ids))
 
 
 def spearman(a: np.ndarray, b: np.ndarray) -> float:
@@ -236,6 +246,84 @@ class ValueNetwork(nn.Module):
         return self.net(x, t.float() / self.num_steps).reshape(-1)
 
 
+@dataclass
+class TrainingMetrics:
+    """What :func:`train_value_network` did: the mean loss of each epoch run, on the training states and (with
+    validation) on the validation states, and ``best_epoch`` (from 1), whose weights the network now holds."""
+
+    train_loss: list[float] = field(default_factory=list)
+    val_loss: list[float] = field(default_factory=list)
+    best_epoch: int = 0
+
+    @property
+    def epochs_run(self) -> int:
+        return len(self.train_loss)
+
+    @property
+    def best_val_loss(self) -> float | None:
+        """The validation loss of the kept weights (None without validation)."""
+        return self.val_loss[self.best_epoch - 1] if self.val_loss else None
+
+
+def check_training(epochs: int = 1, val_share: float = 0.0, patience: int | None = None) -> None:
+    """Raise ConfigError (a one-line ValueError) unless the training options are usable."""
+    if epochs < 1:
+        raise ConfigError(f"epochs: must be >= 1, got {epochs}")
+    if not 0 <= val_share < 1:
+        raise ConfigError(f"val_share: must be in [0, 1), got {val_share}")
+    if patience is not None and patience < 0:
+        raise ConfigError(f"patience: must be >= 0, got {patience}")
+
+
+def split_rollouts(data: Rollouts, share: float, seed: int = 0) -> tuple[Rollouts, Rollouts]:
+    """``data`` as (training, validation) states: ``share`` of its rollouts, drawn under ``seed``, for validation.
+
+    A rollout's states stay together (its early states identify it); where ``data`` does not record
+    rollouts, each state counts as one.
+    """
+    check_training(val_share=share)
+    groups = data.rollout if data.rollout is not None else torch.arange(len(data.reward))
+    ids = torch.unique(groups)
+    held = max(1, round(share * len(ids)))
+    if held >= len(ids):
+        raise ConfigError(f"val_share: {share} of {len(ids)} rollouts leaves none to train on")
+    order = torch.as_tensor(np.random.default_rng([seed, 1]).permutation(len(ids)))
+    val = torch.isin(groups, ids[order[:held]])
+    return data.subset(~val), data.subset(val)
+
+
+def _train_epoch(
+    value_net: ValueNetwork, data: Rollouts, optimizer: torch.optim.Optimizer, order: Tensor, batch_size: int
+) -> float:
+    """One pass over ``data`` in ``order``, one optimiser step per batch; returns the mean training loss."""
+    device = next(value_net.parameters()).device
+    value_net.train()
+    total = 0.0
+    for start in range(0, len(order), batch_size):
+        idx = order[start : start + batch_size]
+        x, t, r = data.x[idx].to(device), data.t[idx].to(device), data.reward[idx].to(device)
+        loss = torch.mean((value_net(x, t) - r) ** 2)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        total += float(loss.detach()) * len(idx)
+    return total / len(order)
+
+
+@torch.no_grad()
+def regression_loss(value_net: ValueNetwork, data: Rollouts, batch_size: int = 4096) -> float:
+    """The mean squared error of ``value_net`` on ``data``, in eval mode (the network's mode is restored)."""
+    device = next(value_net.parameters()).device
+    was_training = value_net.training
+    value_net.eval()
+    pred = [
+        value_net(data.x[i : i + batch_size].to(device), data.t[i : i + batch_size].to(device)).cpu()
+        for i in range(0, len(data.reward), batch_size)
+    ]
+    value_net.train(was_training)
+    return float(((torch.cat(pred).float() - data.reward) ** 2).mean())
+
+
 def train_value_network(
     value_net: ValueNetwork,
     data: Rollouts,
@@ -244,28 +332,48 @@ def train_value_network(
     batch_size: int = 512,
     lr: float = 1e-3,
     seed: int = 0,
-) -> list[float]:
-    """Monte Carlo regression: fit ``v(x_t, t)`` to the rollouts' rewards by least squares.
+    val_share: float = 0.0,
+    validation: Rollouts | None = None,
+    patience: int | None = None,
+    on_epoch: Callable[[int, float, float | None], None] | None = None,
+) -> TrainingMetrics:
+    """Monte Carlo regression: fit ``v(x_t, t)`` to the rollouts' rewards by least squares, one Adam for all epochs.
 
-    Returns the mean training loss of each epoch.
+    With validation states (``validation``, or ``val_share`` of ``data``'s rollouts held out, see
+    :func:`split_rollouts`) the network ends with the weights of its best validation epoch, and with
+    ``patience`` training stops after that many epochs without improvement. ``on_epoch(epoch,
+    train_loss, val_loss)`` is called after each epoch. Shuffles and the split come from ``seed``.
     """
+    check_training(epochs, val_share, patience)
+    if val_share and validation is not None:
+        raise ConfigError("val_share: give val_share or validation, not both")
+    if val_share:
+        data, validation = split_rollouts(data, val_share, seed)
+    if patience is not None and validation is None:
+        raise ConfigError("patience: needs validation states (val_share > 0 or validation)")
+    was_training = value_net.training
     generator = torch.Generator().manual_seed(seed)
-    device = next(value_net.parameters()).device
     optimizer = torch.optim.Adam(value_net.parameters(), lr=lr)
-    losses = []
-    for _ in range(epochs):
+    metrics, best, best_state = TrainingMetrics(), math.inf, None
+    for epoch in range(1, epochs + 1):
         order = torch.randperm(len(data.reward), generator=generator)
-        total = 0.0
-        for start in range(0, len(order), batch_size):
-            idx = order[start : start + batch_size]
-            x, t, r = data.x[idx].to(device), data.t[idx].to(device), data.reward[idx].to(device)
-            loss = torch.mean((value_net(x, t) - r) ** 2)
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            total += float(loss.detach()) * len(idx)
-        losses.append(total / len(order))
-    return losses
+        metrics.train_loss.append(_train_epoch(value_net, data, optimizer, order, batch_size))
+        loss = None if validation is None else regression_loss(value_net, validation)
+        if on_epoch is not None:
+            on_epoch(epoch, metrics.train_loss[-1], loss)
+        if loss is None:
+            continue
+        metrics.val_loss.append(loss)
+        if loss < best:
+            best, best_state, metrics.best_epoch = loss, copy.deepcopy(value_net.state_dict()), epoch
+        elif patience is not None and epoch - metrics.best_epoch >= patience:
+            break
+    if best_state is None:  # no validation (or no finite validation loss): the last epoch's weights
+        metrics.best_epoch = metrics.epochs_run
+    else:
+        value_net.load_state_dict(best_state)
+    value_net.train(was_training)
+    return metrics
 
 
 @dataclass

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from svdd_ray.config import Config, RewardComponent, from_dict
+from svdd_ray.report import load_run
 
 SAMPLE_COLUMNS = ["index", "batch", "object", "reward", "invalid"]
 
@@ -37,7 +38,8 @@ def with_resources(config: Config, **resources) -> Config:
 
 
 def read_samples(out) -> pd.DataFrame:
-    return pd.read_parquet(out).sort_values("index").reset_index(drop=True)
+    """The run's samples in index order (:func:`svdd_ray.report.load_run`)."""
+    return load_run(out).samples
 
 
 class CountingOnes:

@@ -185,7 +185,7 @@ def test_digits_write_up_from_small_runs(tmp_path):
     pytest.importorskip("sklearn")
     from sklearn.datasets import load_digits
 
-    from svdd_ray.images.results import DigitsPlan, write_results
+    from experiments.digits_write_up import DigitsPlan, write_results
 
     labels = {"pretrained": "Pre-trained", "best_of_n": "Best-of-N", "dps": "DPS", "smc": "SMC"}
     labels |= {"svdd_mc": "SVDD-MC", "svdd_pm": "SVDD-PM"}

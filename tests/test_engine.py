@@ -37,7 +37,7 @@ def test_engine_matches_in_process_sample(tmp_path):
     """Batch b of a run is exactly svdd_ray.sample with the batch's derived seed."""
     import svdd_ray
     from svdd_ray.demo import bitstrings, ones
-    from svdd_ray.sampling import batch_seed
+    from svdd_ray.inprocess import batch_seed
 
     run(small_config(tmp_path / "run"))
     frame = read_samples(tmp_path / "run")

@@ -8,10 +8,10 @@ from toys import MixtureEpsNet, tiny_unet
 
 import svdd_ray
 from svdd_ray.demo import bitstrings
+from svdd_ray.inprocess import sampler_options
 from svdd_ray.models import GaussianDiffusion
 from svdd_ray.protocol import DiffusionModel
 from svdd_ray.samplers import METHODS
-from svdd_ray.sampling import sampler_options
 
 
 def masked() -> DiffusionModel:

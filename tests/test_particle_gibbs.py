@@ -16,8 +16,8 @@ import svdd_ray
 from svdd_ray import engine
 from svdd_ray.config import load_config
 from svdd_ray.demo import bitstrings, ones
+from svdd_ray.inprocess import batch_seed, drive
 from svdd_ray.samplers import _conditional_ancestors, _draw, _Path, _smc_pass
-from svdd_ray.sampling import batch_seed, drive
 from svdd_ray.selection import resample
 
 N = 20_000
@@ -36,7 +36,7 @@ def gibbs(toy, **kwargs):
 
 @pytest.mark.parametrize(
     "options",
-    [{}, {"resampling": "multinomial", "ess_threshold": 0.5}, {"select_every": 2, "select_window": [0.25, 1.0]}],
+    [{}, {"resampling": "multinomial", "ess_threshold": 0.5}, {"select_every": 2, "select_steps": [0.25, 1.0]}],
 )
 def test_one_iteration_is_smc_per_design_draw_for_draw(toy, options):
     for seed in (0, 1):

@@ -98,6 +98,16 @@ def test_prescreened_runs_do_not_depend_on_timing_or_the_cache(ray_session, tmp_
     pd.testing.assert_frame_equal(read_samples(tmp_path / "ray")[SAMPLE_COLUMNS], expected)
 
 
+def test_an_online_surrogate_from_the_first_step_does_not_depend_on_batches_in_flight(tmp_path):
+    """``min_scored: 0``: a batch's first step must not be ranked by what another batch fitted before it."""
+    frames = []
+    for inflight in (1, 3):
+        config = with_resources(prescreened(tmp_path / f"in{inflight}", min_scored=0), max_inflight_batches=inflight)
+        engine.run(config)
+        frames.append(read_samples(tmp_path / f"in{inflight}")[SAMPLE_COLUMNS])
+    pd.testing.assert_frame_equal(*frames)
+
+
 @pytest.mark.parametrize(
     ("options", "message"),
     [

@@ -5,8 +5,8 @@ import torch
 from toys import BinaryToy
 
 import svdd_ray
+from svdd_ray.inprocess import batch_seed, sampler_options
 from svdd_ray.samplers import METHODS
-from svdd_ray.sampling import batch_seed, sampler_options
 from svdd_ray.selection import select_candidates, top_k
 
 #: Every method that needs no differentiable guide (dps is tested against exact targets elsewhere).
@@ -138,10 +138,10 @@ def test_a_reward_returning_too_few_scores_is_named(toy):
 
 
 def test_options_are_listed_per_method():
-    assert sampler_options("smc") == ["ess_threshold", "resampling", "population", "select_every", "select_window"]
+    assert sampler_options("smc") == ["ess_threshold", "resampling", "population", "select_every", "select_steps"]
     assert sampler_options("refine") == ["rounds", "renoise_to", "init"]
     assert sampler_options("tree_search") == ["rollouts", "exploration"]
-    assert sampler_options("svdd") == ["select_every", "select_window"]
+    assert sampler_options("svdd") == ["select_every", "select_steps"]
     assert sampler_options("dps") == ["guide", "guidance_scale"]
 
 

@@ -56,7 +56,7 @@ def test_selecting_every_other_step_still_reaches_the_tilted_target(toy, method)
     [
         ("svdd", {"select_every": 2}, 64 * 4 * 2),  # selections at t = 3 and 1
         ("beam", {"select_every": 4}, 64 * 4 * 1),
-        ("svdd", {"select_window": [0.0, 0.5]}, 64 * 4 * 2 + 64),  # t = 4, 3, then the final rewards
+        ("svdd", {"select_steps": [0.0, 0.5]}, 64 * 4 * 2 + 64),  # t = 4, 3, then the final rewards
         ("smc", {"select_every": 2}, 64 * 4 * 2),  # particles scored at t = 3 and 1 (not at T: not selecting)
     ],
 )
@@ -79,5 +79,10 @@ def test_the_engine_pays_rewards_only_at_selecting_steps(tmp_path):
 
 
 def test_a_bad_plan_in_a_config_is_one_line(tmp_path):
-    with pytest.raises(ConfigError, match=r"config.run.options: select_window must be \[start, stop\]"):
-        small_config(tmp_path / "x", options={"select_window": 0.5})
+    with pytest.raises(ConfigError, match=r"config.run.options: select_steps must be \[start, stop\]"):
+        small_config(tmp_path / "x", options={"select_steps": 0.5})
+
+
+def test_the_old_name_of_select_steps_is_refused_naming_the_new_one(tmp_path):
+    with pytest.raises(ConfigError, match=r"run.options.select_window: renamed to config.run.options.select_steps"):
+        small_config(tmp_path / "x", options={"select_window": [0.5, 1.0]})

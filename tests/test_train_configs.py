@@ -102,3 +102,45 @@ def test_job_exit_status_from_the_command_line(tmp_path):
     assert proc.returncode == 2 and proc.stdout == ""
     assert proc.stderr.startswith("train_prior: error: config.eval.num_sample: unknown key (known: grid_cols")
     assert proc.stderr.count("\n") == 1 and not (tmp_path / "out").exists()
+
+
+def test_one_checkpoint_location_rule(monkeypatch, tmp_path):
+    from svdd_ray.dna.classifier import default_checkpoint_dir as dna
+    from svdd_ray.dna.prior import default_checkpoint_dir as dna_prior
+    from svdd_ray.images.classifier import default_checkpoint_dir as digits
+    from svdd_ray.package_data import CHECKPOINTS, checkpoint_dir
+
+    for name in ("DIGITS", "DNA", "MOSES", "MOSES_SMILES"):
+        monkeypatch.delenv(f"SVDD_RAY_{name}_CHECKPOINTS", raising=False)
+    assert CHECKPOINTS == ROOT / "checkpoints"
+    assert (digits(), dna(), dna_prior()) == (
+        CHECKPOINTS / "digits",
+        CHECKPOINTS / "dna",
+        CHECKPOINTS / "dna" / "prior",
+    )
+    monkeypatch.setenv("SVDD_RAY_DNA_CHECKPOINTS", str(tmp_path))
+    assert dna() == tmp_path and dna_prior() == tmp_path / "prior"
+    monkeypatch.setenv("SVDD_RAY_DIGITS_CHECKPOINTS", "")  # empty counts as unset
+    assert digits() == checkpoint_dir("digits") == CHECKPOINTS / "digits"
+
+
+@CHEM
+def test_the_molecule_priors_follow_the_same_rule(monkeypatch, tmp_path):
+    from svdd_ray.chem.train import default_checkpoint_dir, smiles_checkpoint_dir
+    from svdd_ray.package_data import CHECKPOINTS
+
+    monkeypatch.delenv("SVDD_RAY_MOSES_CHECKPOINTS", raising=False)
+    monkeypatch.setenv("SVDD_RAY_MOSES_SMILES_CHECKPOINTS", str(tmp_path))
+    assert default_checkpoint_dir() == CHECKPOINTS / "moses" and smiles_checkpoint_dir() == tmp_path
+
+
+def test_after_training_writes_a_card_only_for_an_evaluated_digits_prior(tmp_path):
+    from experiments.cards import after_training
+
+    assert after_training("digits", tmp_path, None) == ""
+    assert after_training("digits", tmp_path, {"finished": False, "train_steps": 3}) == ""
+    assert after_training("dna", tmp_path, {"finished": False}) == ""
+    assert after_training("dna", tmp_path, {"finished": True}) == (
+        f"the model card: python -m experiments.cards.dna --ckpt-dir {tmp_path}"
+    )
+    assert not (tmp_path / "MODEL_CARD.md").exists()

@@ -33,7 +33,7 @@ def trained():
     toy = BinaryToy(length=4, num_steps=4, seed=0)
     data = collect_rollouts(toy.model, toy.reward_fn, num_rollouts=4000, seed=0)
     value_net = ValueNetwork(OneHotMLP(4), toy.model.num_steps)
-    losses = train_value_network(value_net, data, epochs=40, lr=3e-3, seed=0)
+    losses = train_value_network(value_net, data, epochs=40, lr=3e-3, seed=0).train_loss
     return toy, data, value_net, losses
 
 

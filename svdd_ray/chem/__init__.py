@@ -8,7 +8,6 @@ Submodules (imported lazily, so ``import svdd_ray.chem`` is cheap):
 * :mod:`~svdd_ray.chem.docking`: ``DockingReward`` (AutoDock Vina on dockstring targets).
 * :mod:`~svdd_ray.chem.network`: ``SequenceTransformer`` (the prior's network).
 * :mod:`~svdd_ray.chem.train`: ``MolPriorConfig``, ``train_prior``, ``load_prior``.
-* :mod:`~svdd_ray.chem.model_card`: evaluate a trained prior and write ``MODEL_CARD.md``.
 * :mod:`~svdd_ray.chem.metrics`: validity, uniqueness, novelty, diversity, property distances.
 * :mod:`~svdd_ray.chem.surrogates`: ``morgan_ridge``, the pre-screening surrogate on Morgan counts.
 

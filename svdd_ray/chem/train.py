@@ -39,7 +39,8 @@ from svdd_ray.chem.tokens import MoleculeVocab, SelfiesVocab, SmilesVocab, encod
 from svdd_ray.config import as_schema, load_checkpoint_config
 from svdd_ray.devices import pick_device
 from svdd_ray.errors import ConfigError
-from svdd_ray.training import TrainLoopConfig, TransformerConfig, train_masked_prior
+from svdd_ray.package_data import checkpoint_dir
+from svdd_ray.training import TrainLoopConfig, TransformerConfig, train_prior_loop
 
 __all__ = [
     "MolPriorConfig",
@@ -168,13 +169,13 @@ def build_model(config: MolPriorConfig, vocab: MoleculeVocab):
 
 
 def default_checkpoint_dir() -> Path:
-    """``checkpoints/moses`` of this checkout (next to the ``svdd_ray`` package)."""
-    return Path(__file__).resolve().parents[2] / "checkpoints" / "moses"
+    """The SELFIES prior: ``$SVDD_RAY_MOSES_CHECKPOINTS`` or ``checkpoints/moses`` (:func:`checkpoint_dir`)."""
+    return checkpoint_dir("moses")
 
 
 def smiles_checkpoint_dir() -> Path:
-    """``checkpoints/moses_smiles``: the left-to-right SMILES prior of this checkout."""
-    return default_checkpoint_dir().with_name("moses_smiles")
+    """The left-to-right SMILES prior: ``$SVDD_RAY_MOSES_SMILES_CHECKPOINTS`` or ``checkpoints/moses_smiles``."""
+    return checkpoint_dir("moses_smiles")
 
 
 def load_smiles_prior(checkpoint_dir: str | os.PathLike | None = None, device: str = "cpu", **overrides: Any):
@@ -273,7 +274,7 @@ def train_prior(config: MolPriorConfig | dict | None, out_dir: str | os.PathLike
     (out_dir / "config.yaml").write_text(yaml.safe_dump(saved, sort_keys=False))
     say(f"model: {n_params} parameters on {device}")
 
-    log = train_masked_prior(model, train_ids, val, tcfg, out_dir, saved, seed, _sample_check)
+    log = train_prior_loop(model, train_ids, val, tcfg, out_dir, saved, seed, _sample_check)
     log["data_seconds"] = data_seconds
     (out_dir / "train_log.json").write_text(json.dumps(log, indent=1))
     return log

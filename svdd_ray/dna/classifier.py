@@ -21,7 +21,8 @@ Both train with random reverse-complement and small shift augmentation; the vali
 
     python -m svdd_ray.dna.classifier train --kind guide
     python -m svdd_ray.dna.classifier train --kind oracle
-    python -m svdd_ray.dna.classifier card
+
+Their card, ``CLASSIFIERS.md``, is written outside the library: ``python -m experiments.cards.dna classifiers``.
 """
 
 from __future__ import annotations
@@ -42,6 +43,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from svdd_ray.package_data import checkpoint_dir, checkpoint_env
+
 from .data import CELL_TYPES, GUIDE_CHROMOSOMES, ORACLE_CHROMOSOMES, Sites, load_sites, one_hot
 
 __all__ = [
@@ -56,15 +59,14 @@ __all__ = [
     "default_classifier_path",
     "evaluate",
     "load_classifier",
-    "model_card",
+    "logit_metrics",
     "predict_logits",
     "reverse_complement_onehot",
     "train_classifier",
-    "write_card",
 ]
 
 #: Environment variable that overrides where the DNA checkpoints live.
-CHECKPOINT_DIR_ENV = "SVDD_RAY_DNA_CHECKPOINTS"
+CHECKPOINT_DIR_ENV = checkpoint_env("dna")
 KINDS = ("guide", "oracle")
 _CHROMOSOMES = {"guide": GUIDE_CHROMOSOMES, "oracle": ORACLE_CHROMOSOMES}
 #: Default epochs per kind, sized so each run fits in about ten minutes on one CPU thread.
@@ -72,11 +74,8 @@ DEFAULT_EPOCHS = {"guide": 12, "oracle": 6}
 
 
 def default_checkpoint_dir() -> Path:
-    """``$SVDD_RAY_DNA_CHECKPOINTS`` if set, else ``<repo>/checkpoints/dna``."""
-    env = os.environ.get(CHECKPOINT_DIR_ENV)
-    if env:
-        return Path(env)
-    return Path(__file__).resolve().parents[2] / "checkpoints" / "dna"
+    """``$SVDD_RAY_DNA_CHECKPOINTS`` if set, else ``<repo>/checkpoints/dna`` (:func:`checkpoint_dir`)."""
+    return checkpoint_dir("dna")
 
 
 def _check_kind(kind: str) -> str:
@@ -218,7 +217,7 @@ def predict_logits(model: nn.Module, x: Tensor, batch_size: int = 512) -> Tensor
     return torch.cat(out) if out else torch.zeros(0, len(CELL_TYPES))
 
 
-def _metrics(logits: Tensor, labels: np.ndarray) -> dict:
+def logit_metrics(logits: Tensor, labels: np.ndarray) -> dict:
     """Accuracy, per-class one-vs-rest AUROC (NaN for a class absent or alone), cross-entropy."""
     from sklearn.metrics import roc_auc_score
 
@@ -239,8 +238,8 @@ def _metrics(logits: Tensor, labels: np.ndarray) -> dict:
 
 
 def evaluate(model: nn.Module, sites: Sites) -> dict:
-    """:func:`_metrics` of ``model`` on ``sites``: accuracy, loss, per-class and mean AUROC."""
-    return _metrics(predict_logits(model, one_hot(sites.tokens)), sites.cell)
+    """:func:`logit_metrics` of ``model`` on ``sites``: accuracy, loss, per-class and mean AUROC."""
+    return logit_metrics(predict_logits(model, one_hot(sites.tokens)), sites.cell)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -346,7 +345,7 @@ def train_classifier(
             step += 1
             if step >= total_steps or time.perf_counter() > deadline:
                 break
-        val = _metrics(predict_logits(model, x_val), validation.cell)
+        val = logit_metrics(predict_logits(model, x_val), validation.cell)
         score = val["mean_auroc"] if math.isfinite(val["mean_auroc"]) else -val["loss"]
         history.append(
             {
@@ -476,185 +475,6 @@ def load_classifier(
 
 
 # ---------------------------------------------------------------------------------------------
-# model card
-
-
-def write_card(directory: str | os.PathLike | None = None) -> dict:
-    """Score both committed classifiers on the test rows (chr1), write ``CLASSIFIERS.md``; return the numbers."""
-    from scipy.stats import pearsonr, spearmanr
-
-    from .rewards import specificity
-
-    directory = Path(directory) if directory is not None else default_checkpoint_dir()
-    test = load_sites("test")
-    x = one_hot(test.tokens)
-    logs, logits, metrics, sizes = {}, {}, {}, {}
-    for kind in KINDS:
-        path = directory / f"{kind}_classifier.pt"
-        model = load_classifier(kind, path)
-        logs[kind] = json.loads(_log_path(path).read_text())
-        logits[kind] = predict_logits(model, x)
-        metrics[kind] = _metrics(logits[kind], test.cell)
-        sizes[kind] = path.stat().st_size
-    guide, oracle = (specificity(logits[k], CELL_TYPES.index("HepG2")).numpy() for k in KINDS)
-    hepg2 = test.cell == 0
-    agreement = {
-        "spearman_hepg2_specificity": float(spearmanr(guide, oracle).statistic),
-        "pearson_hepg2_specificity": float(pearsonr(guide, oracle).statistic),
-        "spearman_hepg2_specificity_on_hepg2_rows": float(spearmanr(guide[hepg2], oracle[hepg2]).statistic),
-        "argmax_agreement": float((logits["guide"].argmax(-1) == logits["oracle"].argmax(-1)).float().mean()),
-    }
-    by_class = {
-        kind: {name: float(spec[test.cell == c].mean()) for c, name in enumerate(CELL_TYPES)}
-        for kind, spec in zip(KINDS, (guide, oracle))
-    }
-    timing = _reward_timing(directory)
-    numbers = {
-        "test": metrics,
-        "agreement": agreement,
-        "mean_hepg2_specificity_by_true_class": by_class,
-        "checkpoint_bytes": sizes,
-        "reward_seconds_256": timing,
-    }
-    (directory / "CLASSIFIERS.md").write_text(model_card(logs, numbers))
-    return numbers
-
-
-def _reward_timing(directory: Path) -> dict:
-    """Seconds to score 256 test sequences with each reward on CPU (best of 3, after a warm-up)."""
-    from .rewards import HepG2Oracle, HepG2Specificity
-
-    seqs = load_sites("test").sequences[:256]
-    out = {}
-    for name, cls, kind in (("hepg2", HepG2Specificity, "guide"), ("hepg2_oracle", HepG2Oracle, "oracle")):
-        reward = cls(checkpoint=directory / f"{kind}_classifier.pt")
-        reward(seqs[:8])
-        times = []
-        for _ in range(3):
-            t = time.perf_counter()
-            reward(seqs)
-            times.append(time.perf_counter() - t)
-        out[name] = round(min(times), 3)
-    out["threads"] = torch.get_num_threads()
-    return out
-
-
-def _fmt(v: float) -> str:
-    return "-" if v is None or not math.isfinite(v) else f"{v:.3f}"
-
-
-def model_card(logs: dict, numbers: dict) -> str:
-    """The markdown card for both classifiers (``logs``: training logs by kind; ``numbers``: :func:`write_card`)."""
-    test = numbers["test"]
-    rows = []
-    for kind in KINDS:
-        m = test[kind]
-        v = logs[kind]["validation"]
-        aurocs = " | ".join(_fmt(m["auroc"][c]) for c in CELL_TYPES)
-        rows.append(
-            f"| {kind} | {aurocs} | {_fmt(m['mean_auroc'])} | {_fmt(m['accuracy'])} | "
-            f"{_fmt(v['mean_auroc'])} / {_fmt(v['accuracy'])} |"
-        )
-    spec_rows = "\n".join(
-        f"| {kind} | "
-        + " | ".join(f"{numbers['mean_hepg2_specificity_by_true_class'][kind][c]:+.2f}" for c in CELL_TYPES)
-        + " |"
-        for kind in KINDS
-    )
-
-    def data_line(kind: str) -> str:
-        d = logs[kind]["data"]
-        per = ", ".join(f"{name} {n:,}" for name, n in d["rows_per_class"].items())
-        return f"{d['num_rows']:,} training rows on {', '.join(d['chromosomes'])} ({per})"
-
-    def train_line(kind: str) -> str:
-        t = logs[kind]["training"]
-        env = logs[kind]["environment"]
-        return (
-            f"{t['epochs_run']} epochs ({t['steps']:,} steps of batch {t['batch_size']}, AdamW lr {t['lr']}, "
-            f"weight decay {t['weight_decay']}, one-cycle schedule over {t['max_epochs']} epochs; stopped by "
-            f"{t['stop_reason']}), epoch {t['best_epoch']} kept by validation mean AUROC; "
-            f"**{t['wall_time_s'] / 60:.1f} min** on {env['threads']} CPU thread (torch {env['torch']})"
-        )
-
-    def arch(kind: str) -> str:
-        a = logs[kind]["architecture"]
-        hp = ", ".join(f"{k}={v}" for k, v in a["hparams"].items())
-        return f"`{a['class']}({hp})`, {logs[kind]['num_parameters']:,} parameters"
-
-    ag = numbers["agreement"]
-    size = numbers["checkpoint_bytes"]
-    timing = numbers["reward_seconds_256"]
-    header = " | ".join(CELL_TYPES)
-    return f"""# DNA cell-type classifiers (svdd_ray.dna.classifier)
-
-Two classifiers of 200-bp DNase-hypersensitive sites (the `dnadiffusion` wheel's table, hg38)
-into the cell type they are specific to: {", ".join(CELL_TYPES)} (logit order). Input is one-hot
-`[n, 4, 200]` (channels A, C, G, T); each averages the logits of the sequence and its reverse
-complement. Load with `svdd_ray.dna.classifier.load_classifier("guide" | "oracle")`.
-
-- **guide** (`guide_classifier.pt`, {size["guide"] / 1e6:.2f} MB): the reward SVDD optimises
-  (`hepg2` reward and guide: HepG2 logit minus the largest other logit).
-  Conv -> SiLU -> max pool -> conv -> SiLU -> global max + mean pool -> MLP; smooth
-  activations so its input gradient drives DPS.
-  - Architecture: {arch("guide")}.
-  - Data: {data_line("guide")}.
-  - Training: {train_line("guide")}.
-- **oracle** (`oracle_classifier.pt`, {size["oracle"] / 1e6:.2f} MB): evaluation only
-  (`hepg2_oracle` reward), never used for guidance. A different architecture: conv stem ->
-  max pool -> pre-norm dilated residual blocks (GELU) -> global max + mean pool -> MLP,
-  trained on the disjoint other half of the training chromosomes.
-  - Architecture: {arch("oracle")}.
-  - Data: {data_line("oracle")}.
-  - Training: {train_line("oracle")}.
-
-Both: reverse-complement (p = 0.5) and up-to-3-bp shift augmentation, cross-entropy; the
-validation split (all chr2, {logs["guide"]["data"]["validation_rows"]:,} rows) picks the epoch to keep.
-The test split (all chr1, {logs["guide"]["data"]["test_rows"]:,} rows) is never trained on or used for selection.
-Weights are plain `state_dict`s (`torch.load(..., weights_only=True)`);
-the architecture's hyper-parameters and the full training log are in `<kind>_classifier.json`.
-
-## Test rows (chr1): one-vs-rest AUROC per cell type, accuracy
-
-| classifier | {header} | mean AUROC | accuracy | validation mean AUROC / accuracy |
-|---|---|---|---|---|---|---|---|
-{chr(10).join(rows)}
-
-Chance accuracy is 0.25 (the classes are balanced).
-
-## Guide vs oracle on the test rows
-
-The HepG2 specificity `logit[HepG2] - max(other logits)` of the two classifiers:
-Spearman **{ag["spearman_hepg2_specificity"]:.3f}** (Pearson {ag["pearson_hepg2_specificity"]:.3f}) over all test rows,
-Spearman {ag["spearman_hepg2_specificity_on_hepg2_rows"]:.3f} over the HepG2 test rows only; the two predict the same
-cell type on {100 * ag["argmax_agreement"]:.1f}% of test rows. A guided design whose guide score rises far above
-what the oracle gives it is exploiting the guide.
-
-Mean HepG2 specificity by true cell type (test rows):
-
-| classifier | {header} |
-|---|---|---|---|---|
-{spec_rows}
-
-Scoring 256 sequences with the `hepg2` / `hepg2_oracle` reward takes {timing["hepg2"]:.3f} s /
-{timing["hepg2_oracle"]:.3f} s on CPU ({timing["threads"]} thread{"s" if timing["threads"] != 1 else ""},
-a shared machine; best of 3).
-
-## Reproduce
-
-```bash
-pip install --no-deps dnadiffusion==0.0.0.dev0   # the data
-python -m svdd_ray.dna.classifier train --kind guide    # checkpoints/dna/guide_classifier.{{pt,json}}
-python -m svdd_ray.dna.classifier train --kind oracle   # checkpoints/dna/oracle_classifier.{{pt,json}}
-python -m svdd_ray.dna.classifier card                  # this file
-```
-
-Training runs on one CPU thread with seed 0 (`--seed`); it is deterministic unless the time
-limit (`--max-minutes`) cuts an epoch short.
-"""
-
-
-# ---------------------------------------------------------------------------------------------
 # command line
 
 
@@ -668,26 +488,20 @@ def main(argv: list[str] | None = None) -> int:
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--threads", type=int, default=1)
     train.add_argument("--out", type=Path, default=None, help="checkpoint path (default: the checkpoint directory)")
-    card = sub.add_parser("card", help="score both classifiers on the test rows and write CLASSIFIERS.md")
-    card.add_argument("--dir", type=Path, default=None)
-    card.add_argument("--threads", type=int, default=1)
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
-    if args.command == "train":
-        out = args.out or default_classifier_path(args.kind)
-        log = train_classifier(
-            args.kind, out, seed=args.seed, max_minutes=args.max_minutes, epochs=args.epochs, verbose=True
-        )
-        test = log["test"]
-        print(
-            f"[{args.kind}] wrote {out} ({log['checkpoint_bytes'] / 1e6:.2f} MB) "
-            f"in {log['training']['wall_time_s']:.0f} s; "
-            f"test accuracy {test['accuracy']:.4f}, AUROC "
-            + ", ".join(f"{k} {v:.4f}" for k, v in test["auroc"].items())
-        )
-    else:
-        numbers = write_card(args.dir)
-        print(json.dumps(numbers, indent=2))
+    out = args.out or default_classifier_path(args.kind)
+    log = train_classifier(
+        args.kind, out, seed=args.seed, max_minutes=args.max_minutes, epochs=args.epochs, verbose=True
+    )
+    test = log["test"]
+    print(
+        f"[{args.kind}] wrote {out} ({log['checkpoint_bytes'] / 1e6:.2f} MB) "
+        f"in {log['training']['wall_time_s']:.0f} s; "
+        f"test accuracy {test['accuracy']:.4f}, AUROC "
+        + ", ".join(f"{k} {v:.4f}" for k, v in test["auroc"].items())
+        + "; the card: python -m experiments.cards.dna classifiers"
+    )
     return 0
 
 

@@ -26,7 +26,8 @@ from svdd_ray.config import as_schema, load_checkpoint_config
 from svdd_ray.devices import pick_device
 from svdd_ray.dna import data
 from svdd_ray.errors import ConfigError
-from svdd_ray.training import TrainLoopConfig, TransformerConfig, train_masked_prior
+from svdd_ray.package_data import checkpoint_dir
+from svdd_ray.training import TrainLoopConfig, TransformerConfig, train_prior_loop
 
 __all__ = ["DnaPriorConfig", "build_model", "train_prior", "load_prior", "default_checkpoint_dir"]
 
@@ -74,10 +75,8 @@ def build_model(config: DnaPriorConfig):
 
 
 def default_checkpoint_dir() -> Path:
-    """``$SVDD_RAY_DNA_CHECKPOINTS/prior`` if set, else ``checkpoints/dna/prior`` of this checkout."""
-    root = os.environ.get("SVDD_RAY_DNA_CHECKPOINTS")
-    base = Path(root) if root else Path(__file__).resolve().parents[2] / "checkpoints" / "dna"
-    return base / "prior"
+    """``$SVDD_RAY_DNA_CHECKPOINTS/prior`` if set, else ``checkpoints/dna/prior`` (:func:`checkpoint_dir`)."""
+    return checkpoint_dir("dna") / "prior"
 
 
 def load_prior(checkpoint_dir: str | os.PathLike | None = None, device: str = "cpu", **overrides: Any):
@@ -146,6 +145,6 @@ def train_prior(config: DnaPriorConfig | dict | None, out_dir: str | os.PathLike
     }
     (out_dir / "config.yaml").write_text(yaml.safe_dump(saved, sort_keys=False))
     val = torch.from_numpy(val_rows.astype(np.int64)).to(device)
-    return train_masked_prior(
+    return train_prior_loop(
         model, torch.from_numpy(train_rows), val, tcfg, out_dir, saved, cfg.seed, _sample_check, name="train_dna_prior"
     )

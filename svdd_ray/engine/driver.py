@@ -23,7 +23,7 @@ from svdd_ray.engine.output import RunOutput, object_cell
 from svdd_ray.engine.runner import BatchDone, NeedRewards
 from svdd_ray.errors import RunFailed
 from svdd_ray.rewards import combine
-from svdd_ray.surrogates import Surrogate, prescreen
+from svdd_ray.surrogates import PrescreenPolicy, Surrogate, first_objects
 
 
 @dataclass
@@ -42,8 +42,7 @@ class BatchState:
     attempt: int = 0  # replays of the batch so far (see Driver._replay)
     steps: int = 0  # reward requests in this attempt
     accounted: int = 0  # reward requests already counted by earlier attempts
-    seen: dict[str, dict[str, tuple[Any, float]]] = field(default_factory=dict)  # real scores, for surrogates
-    guessed: dict[str, set[str]] = field(default_factory=dict)  # keys valued by a surrogate in this request
+    policies: dict[str, PrescreenPolicy] = field(default_factory=dict)  # pre-screening, per component
 
     @property
     def reward_calls(self) -> int:
@@ -137,7 +136,7 @@ class Driver:
         while todo or self.batches:
             while todo and len(self.batches) < limit:
                 b = todo.popleft()
-                self.batches[b] = BatchState(size=sizes[b], started=time.perf_counter())
+                self.batches[b] = BatchState(size=sizes[b], started=time.perf_counter(), policies=self._policies(b))
                 self.pending[self.executor.start(b, sizes[b])] = Denoising(b)
             self._dispatch()
             for handle in self.executor.wait(list(self.pending), timeout=self._wait_timeout()):
@@ -199,7 +198,7 @@ class Driver:
     def _on_request(self, request: NeedRewards) -> None:
         state = self.batches[request.batch]
         state.request = request
-        state.scores, state.keys, state.guessed = {}, {}, {}
+        state.scores, state.keys = {}, {}
         state.steps += 1
         first_time = state.steps > state.accounted  # a replayed step was counted by the attempt that died
         for comp in self._scoring(request.t, request.num_steps):
@@ -207,11 +206,9 @@ class Driver:
             hits_before = self.cache.hits
             found, missing = self.cache.lookup(comp.cache_label, keys)
             state.keys[comp.name], state.scores[comp.name] = keys, found
-            first = {}
-            for key, obj in zip(keys, request.objects):
-                first.setdefault(key, obj)
-            if comp.name in self.surrogates:
-                missing = self._prescreen(state, request, comp.name, missing, first)
+            first = first_objects(keys, request.objects)
+            if comp.name in state.policies:
+                missing = self._prescreen(state, request, comp.name, missing)
             size = self.settings[comp.name].chunk_size
             for start in range(0, len(missing), size):
                 part = missing[start : start + size]
@@ -229,45 +226,24 @@ class Driver:
         if state.outstanding == 0:
             self._resume(request.batch)
 
-    def _prescreen(self, state: BatchState, request: NeedRewards, name: str, missing: list[str], first: dict) -> list:
-        """The keys of ``missing`` to score; the others get the surrogate's prediction (see ``PrescreenConfig``).
+    def _policies(self, batch: int) -> dict[str, PrescreenPolicy]:
+        """A fresh pre-screening policy of ``batch`` for each component with a surrogate."""
+        seed = self.config.run.seed
+        return {
+            name: PrescreenPolicy(surrogate, self.settings[name].prescreen, seed=seed, batch=batch)
+            for name, surrogate in self.surrogates.items()
+        }
 
-        The choice is made over all of the request's distinct candidates, cached or not, and those not
-        chosen take the surrogate's value even when the cache knows better: the cache's contents depend
-        on timing, the choice must not. The surrogate learns from this batch's own scores only, and the
-        random share is drawn from (seed, batch, step). Final candidates (``final``) are picked per
-        chain and those not picked get NaN, so only scored ones can be chosen.
-        """
-        plan = self.settings[name].prescreen
-        seen = state.seen.setdefault(name, {})
+    def _prescreen(self, state: BatchState, request: NeedRewards, name: str, missing: list[str]) -> list[str]:
+        """The keys of ``missing`` the batch's policy chose to score; the others take its guesses, even those
+        the cache knows (see :class:`PrescreenPolicy`)."""
         final = request.t == 0
-        if len(seen) < plan.min_scored or (final and not plan.final):
-            return missing
-        distinct = list(first)
-        surrogate = self.surrogates[name]
-        if seen:
-            objects, scores = zip(*seen.values())
-            surrogate.fit(list(objects), list(scores))
-        predicted = dict(zip(distinct, np.asarray(surrogate.predict([first[k] for k in distinct]), dtype=np.float64)))
-        rng = np.random.default_rng([self.config.run.seed, request.batch, state.steps])
-        if final:  # consecutive groups of each chain's candidates
-            keys = state.keys[name]
-            group = len(keys) // state.size
-            picked = set()
-            for start in range(0, len(keys), group):
-                chain = keys[start : start + group]
-                chosen = prescreen(np.array([predicted[k] for k in chain]), plan.keep, plan.explore, rng)
-                picked.update(chain[i] for i in chosen)
-        else:
-            chosen = prescreen(np.array([predicted[k] for k in distinct]), plan.keep, plan.explore, rng)
-            picked = {distinct[i] for i in chosen}
-        guessed = state.guessed.setdefault(name, set())
-        for key in distinct:
-            if key not in picked:
-                state.scores[name][key] = math.nan if final else float(predicted[key])
-                guessed.add(key)
-        self.totals["screened_out" if final else "surrogate_values"] += len(distinct) - len(picked)
-        return [key for key in missing if key in picked]
+        choice = state.policies[name].choose(
+            state.keys[name], request.objects, step=state.steps, final=final, chains=state.size
+        )
+        state.scores[name].update(choice.guesses)
+        self.totals["screened_out" if final else "surrogate_values"] += len(choice.guesses)
+        return [key for key in missing if key not in choice.guesses]
 
     def _replay(self, batch: int, err: BaseException) -> None:
         """Start ``batch`` again from its beginning; stop the run once it has failed too often."""
@@ -287,7 +263,8 @@ class Driver:
         state.accounted = max(state.accounted, state.steps)
         state.attempt += 1
         state.steps = state.outstanding = 0
-        state.request, state.keys, state.scores, state.trace, state.seen = None, {}, {}, [], {}
+        state.request, state.keys, state.scores, state.trace = None, {}, {}, []
+        state.policies = self._policies(batch)
         self.progress({"kind": "replay", "batch": batch, "attempt": state.attempt, "error": last_line(err)})
         self.pending[self.executor.start(batch, state.size)] = Denoising(batch)
 
@@ -312,16 +289,15 @@ class Driver:
     def _component_scores(self, state: BatchState, keys: dict[str, list[str]]) -> dict[str, np.ndarray]:
         return {c: np.array([state.scores[c].get(k, math.nan) for k in ks], dtype=np.float64) for c, ks in keys.items()}
 
-    def _remember_scores(self, state: BatchState) -> None:
-        """Add the real (not surrogate) scores of this request to what the batch's surrogates learn from."""
-        for name, seen in state.seen.items():
-            for key, obj in zip(state.keys[name], state.request.objects):
-                if key in state.scores[name] and key not in seen and key not in state.guessed.get(name, ()):
-                    seen[key] = (obj, state.scores[name][key])
+    def _learn(self, state: BatchState) -> None:
+        """Teach the batch's policies the scores of this request (the components that scored it)."""
+        for name, policy in state.policies.items():
+            if name in state.keys:
+                policy.learn(state.keys[name], state.request.objects, state.scores[name])
 
     def _resume(self, batch: int) -> None:
         state = self.batches[batch]
-        self._remember_scores(state)
+        self._learn(state)
         scoring = self._scoring(state.request.t, state.request.num_steps)
         total = combine(scoring, self._component_scores(state, state.keys))
         valid = np.isfinite(total)

@@ -18,9 +18,9 @@ from svdd_ray.config import Config
 from svdd_ray.devices import memory_bytes, pick_device
 from svdd_ray.engine.output import size_text
 from svdd_ray.errors import ConfigError
+from svdd_ray.inprocess import as_values, batch_seed, make_generator, make_sampler
 from svdd_ray.protocol import DiffusionModel
 from svdd_ray.samplers import Sampler, final_states
-from svdd_ray.sampling import as_values, batch_seed, make_generator, make_sampler
 from svdd_ray.values import MCValue, PMValue, SplitValue, ValueNetwork, check_fill, load_value_network
 
 #: The random stream of the reward health probe: past every batch index a run can have.

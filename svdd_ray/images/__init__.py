@@ -14,8 +14,8 @@ Submodules (imported lazily, so ``import svdd_ray.images`` is cheap):
 
 * :mod:`~svdd_ray.images.data`: the scikit-learn digits as tensors (``load_digits_split``).
 * :mod:`~svdd_ray.images.network`: ``DigitsUNet`` (the prior's network).
-* :mod:`~svdd_ray.images.train`: ``DigitsPriorConfig``, ``train_prior``, ``load_prior``.
-* :mod:`~svdd_ray.images.model_card`: ``evaluate_prior`` (samples, metrics, ``MODEL_CARD.md``).
+* :mod:`~svdd_ray.images.train`: ``DigitsPriorConfig``, ``train_prior``, ``load_prior``, ``evaluate_prior`` (samples,
+  metrics; ``experiments.cards.images`` writes the card).
 * :mod:`~svdd_ray.images.rewards`: ``DigitReward``, ``compressibility``, ``jpeg_size``.
 * :mod:`~svdd_ray.images.metrics`: Frechet distance and sample quality against held-out digits.
 * :mod:`~svdd_ray.images.classifier`: ``DigitClassifier`` (reward model and feature extractor).
@@ -36,7 +36,7 @@ _EXPORTS = {
     "to_uint8_images": "data",
     "frechet_distance": "metrics",
     "sample_quality": "metrics",
-    "evaluate_prior": "model_card",
+    "evaluate_prior": "train",
     "DigitsUNet": "network",
     "DigitGuide": "rewards",
     "DigitReward": "rewards",

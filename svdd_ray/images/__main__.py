@@ -1,4 +1,8 @@
-"""``python -m svdd_ray.images CONFIG.yaml OUT_DIR``: train and evaluate the digits prior."""
+"""``python -m svdd_ray.images CONFIG.yaml OUT_DIR``: train and evaluate the digits prior.
+
+The model card is written outside the library: ``python -m experiments.cards.images OUT_DIR``
+(``python jobs/train_prior.py`` trains and writes it in one go).
+"""
 
 from __future__ import annotations
 
@@ -22,6 +26,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"python -m svdd_ray.images: error: {err}", file=sys.stderr)
         return 2
     print(json.dumps({k: v for k, v in metrics.items() if k != "loss_log"}, indent=2))
+    if metrics.get("finished", True):
+        print(f"MODEL_CARD.md: python -m experiments.cards.images {argv[1]}")
     return 0
 
 

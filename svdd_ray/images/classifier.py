@@ -15,18 +15,17 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from svdd_ray.package_data import checkpoint_dir, checkpoint_env
+
 from .data import NATIVE_RESOLUTION, load_digits_split
 
 #: Environment variable that overrides where the digits checkpoints live.
-CHECKPOINT_DIR_ENV = "SVDD_RAY_DIGITS_CHECKPOINTS"
+CHECKPOINT_DIR_ENV = checkpoint_env("digits")
 
 
 def default_checkpoint_dir() -> Path:
-    """``$SVDD_RAY_DIGITS_CHECKPOINTS`` if set, else ``<repo>/checkpoints/digits``."""
-    env = os.environ.get(CHECKPOINT_DIR_ENV)
-    if env:
-        return Path(env)
-    return Path(__file__).resolve().parents[2] / "checkpoints" / "digits"
+    """``$SVDD_RAY_DIGITS_CHECKPOINTS`` if set, else ``<repo>/checkpoints/digits`` (:func:`checkpoint_dir`)."""
+    return checkpoint_dir("digits")
 
 
 def default_classifier_path() -> Path:

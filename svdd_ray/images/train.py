@@ -1,41 +1,55 @@
-"""Train the digits prior: a :class:`svdd_ray.models.GaussianDiffusion` over :class:`DigitsUNet`.
+"""Train and evaluate the digits prior: a :class:`svdd_ray.models.GaussianDiffusion` over :class:`DigitsUNet`.
 
 Entry point: :func:`train_prior(config, out_dir)` with a :class:`DigitsPriorConfig` (``domain: digits``),
-called by ``jobs/train_prior.py``. Writes into ``out_dir``:
+called by ``jobs/train_prior.py``. Training is :func:`svdd_ray.training.train_prior_loop` (resumable
+with ``train.resume: true``). Writes into ``out_dir``:
 
 * ``prior.pt`` - the (EMA) network's ``state_dict`` (load with :func:`load_prior`);
 * ``config.yaml`` - the validated configuration;
 * ``classifier.pt`` - the digit classifier (trained first if ``out_dir`` has none);
-* ``samples.png``, ``comparison.png``, ``metrics.json`` and ``MODEL_CARD.md``
-  (:func:`svdd_ray.images.model_card.evaluate_prior`).
+* ``train_log.json``, ``train_state.pt`` - the training log and what a resumed run continues from;
+* ``samples.png``, ``comparison.png`` and ``metrics.json`` (:func:`evaluate_prior`), once training is finished.
 
+The model card (``MODEL_CARD.md``) is written from ``metrics.json`` outside the library, by
+``experiments.cards.images`` (``jobs/train_prior.py`` calls it).
 Command line: ``python -m svdd_ray.images configs/prior_digits.yaml checkpoints/digits``.
 """
 
 from __future__ import annotations
 
-import copy
 import dataclasses
-import math
+import json
 import os
+import platform
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
-import numpy as np
 import torch
 import yaml
 
 from svdd_ray.config import as_schema, load_checkpoint_config
 from svdd_ray.devices import pick_device
 from svdd_ray.errors import ConfigError
+from svdd_ray.training import TrainLoopConfig, train_prior_loop
 
-from .classifier import default_checkpoint_dir, train_classifier
-from .data import load_digits_split, to_uint8_images
-from .network import DigitsUNet
+from .classifier import accuracy, default_checkpoint_dir, load_classifier, train_classifier
+from .data import DigitsSplit, from_uint8_images, load_digits_split, to_uint8_images
+from .figures import comparison_figure, image_grid, save_png
+from .metrics import gaussian_noise_baseline, marginal_baseline, sample_quality
+from .network import DigitsUNet, count_parameters
 
-__all__ = ["DigitsPriorConfig", "build_model", "build_network", "default_checkpoint_dir", "load_prior", "train_prior"]
+__all__ = [
+    "DigitsPriorConfig",
+    "build_model",
+    "build_network",
+    "default_checkpoint_dir",
+    "evaluate_prior",
+    "load_prior",
+    "sample_pretrained",
+    "train_prior",
+]
 
 
 @dataclass
@@ -81,21 +95,17 @@ class DigitsDiffusionConfig:
 
 
 @dataclass
-class DigitsTrainConfig:
-    """Optimiser, schedule, budget (``max_steps`` or ``max_minutes``, whichever first) and logging."""
+class DigitsTrainConfig(TrainLoopConfig):
+    """:class:`~svdd_ray.training.TrainLoopConfig` with the digits prior's defaults (4,000 steps on one CPU thread)."""
 
-    max_steps: int = 4000
-    batch_size: int = 128
     lr: float = 2.0e-3
-    warmup_steps: int = 200
-    min_lr_ratio: float = 0.05
-    weight_decay: float = 0.0
-    grad_clip: float = 1.0
-    ema_decay: float = 0.999
-    num_threads: int = 1
+    max_steps: int = 4000
     max_minutes: float | None = None
-    device: str = "cpu"
+    ema_decay: float = 0.999
     log_every: int = 500
+    eval_every: int = 500
+    sample_every: int = 0
+    device: str = "cpu"
 
 
 @dataclass
@@ -170,18 +180,135 @@ def load_prior(checkpoint_dir: str | os.PathLike | None = None, device: str = "c
     return model
 
 
-def _lr_at(step: int, cfg: DigitsTrainConfig) -> float:
-    if step < cfg.warmup_steps:
-        return cfg.lr * (step + 1) / cfg.warmup_steps
-    progress = (step - cfg.warmup_steps) / max(1, cfg.max_steps - cfg.warmup_steps)
-    floor = cfg.min_lr_ratio
-    return cfg.lr * (floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * min(1.0, progress))))
+@torch.no_grad()
+def sample_pretrained(model, n: int, generator: torch.Generator, batch_size: int = 500) -> torch.Tensor:
+    """``n`` plain ancestral samples ``x0`` through the DiffusionModel protocol."""
+    out = []
+    for start in range(0, n, batch_size):
+        x = model.sample_prior(min(batch_size, n - start), generator)
+        for t in range(model.num_steps, 0, -1):
+            x = model.propose(x, t, generator)
+        out.append(x.cpu())
+    return torch.cat(out)
+
+
+def _quantised(x: torch.Tensor) -> torch.Tensor:
+    """``x`` through uint8 and back: what the rewards see."""
+    return from_uint8_images(to_uint8_images(x))
+
+
+def _baselines(split: DigitsSplit, n: int, generator: torch.Generator) -> dict[str, torch.Tensor]:
+    """``n`` images of each trivial baseline: clipped Gaussian noise and independent per-pixel marginals."""
+    shape = tuple(split.heldout_images.shape[1:])
+    return {
+        "gaussian_noise": _quantised(gaussian_noise_baseline(n, shape, generator)),
+        "pixel_marginals": _quantised(marginal_baseline(split.train_images, n, generator)),
+    }
+
+
+def _quality(images: torch.Tensor, baselines: dict, split: DigitsSplit, classifier: torch.nn.Module) -> dict:
+    """:func:`~svdd_ray.images.metrics.sample_quality` of the samples, the real digits and the baselines."""
+    heldout, train_x = split.heldout_images, split.train_images
+    return {
+        "model": sample_quality(from_uint8_images(images), classifier, heldout, train_x),
+        "train_digits": sample_quality(_quantised(train_x), classifier, heldout, None),
+        "heldout_digits": sample_quality(_quantised(heldout), classifier, heldout, train_x),
+        **{name: sample_quality(x, classifier, heldout, train_x) for name, x in baselines.items()},
+    }
+
+
+def _figures(images: torch.Tensor, heldout: torch.Tensor, baselines: dict, ecfg: DigitsEvalConfig, out: Path) -> None:
+    """``samples.png`` (a grid of the samples) and ``comparison.png`` (held-out, samples, baselines)."""
+    save_png(image_grid(images, ecfg.grid_rows, ecfg.grid_cols, scale=6), out / "samples.png")
+    columns = [
+        ("held-out digits", to_uint8_images(heldout[:64])),
+        ("model samples", images[:64]),
+        ("pixel marginals", to_uint8_images(baselines["pixel_marginals"][:64])),
+        ("gaussian noise", to_uint8_images(baselines["gaussian_noise"][:64])),
+    ]
+    save_png(comparison_figure(columns, scale=5), out / "comparison.png")
+
+
+def _environment() -> dict:
+    return {
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "threads": torch.get_num_threads(),
+        "machine": platform.machine(),
+    }
+
+
+@torch.no_grad()
+def evaluate_prior(
+    model, config: DigitsPriorConfig | dict, out_dir: str | os.PathLike, training: dict | None = None
+) -> dict:
+    """Sample from ``model``, score quality vs held-out digits and baselines; write figures and ``metrics.json``.
+
+    ``out_dir`` must hold ``classifier.pt`` (and ``prior.pt`` for its size). ``training`` holds the
+    training facts to record (wall time, steps, loss log); re-evaluating a committed checkpoint
+    passes the ones from its existing ``metrics.json``. Returns the metrics.
+    """
+    cfg = as_config(config)
+    out = Path(out_dir)
+    split = load_digits_split(cfg.data.resolution, cfg.data.heldout_fraction, cfg.data.split_seed)
+    eval_start = time.perf_counter()
+    egen = torch.Generator().manual_seed(cfg.eval.seed)
+    images = to_uint8_images(sample_pretrained(model, cfg.eval.num_samples, egen))
+    sample_wall = time.perf_counter() - eval_start
+    classifier = load_classifier(out / "classifier.pt")
+    baselines = _baselines(split, len(images), egen)
+    quality = _quality(images, baselines, split, classifier)
+    _figures(images, split.heldout_images, baselines, cfg.eval, out)
+    metrics = {
+        **(training or {}),
+        "sampling_wall_time_s": round(sample_wall, 1),
+        "num_parameters": count_parameters(model.network),
+        "checkpoint_bytes": (out / "prior.pt").stat().st_size,
+        "classifier_heldout_accuracy": accuracy(classifier, split.heldout_images, split.heldout_labels),
+        "quality": quality,
+        "environment": _environment(),
+    }
+    (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
+    return metrics
+
+
+def _training_facts(log: dict, classifier_metrics: dict | None) -> dict:
+    """What ``metrics.json`` records of training, from :func:`~svdd_ray.training.train_prior_loop`'s log."""
+    curve, val = log["loss_curve"], log["val_curve"]
+    return {
+        "train_wall_time_s": round(log["wall_seconds"], 1),
+        "train_steps": log["steps"],
+        "final_loss": curve[-1]["loss"] if curve else None,
+        "final_val_loss": val[-1]["val_loss"] if val else None,
+        "loss_log": [{"step": e["step"], "loss": e["loss"], "elapsed_s": e["seconds"]} for e in curve],
+        "resumed": log["resumed"],
+        "finished": log["finished"],
+        "classifier_training": classifier_metrics,
+    }
+
+
+def _classifier(out: Path, cfg: DigitsPriorConfig) -> dict | None:
+    """Train ``out/classifier.pt`` unless it is there; its training metrics, or ``None``."""
+    if (out / "classifier.pt").is_file():
+        return None
+    data = cfg.data
+    _, metrics = train_classifier(
+        out / "classifier.pt", seed=cfg.seed, split_seed=data.split_seed, heldout_fraction=data.heldout_fraction
+    )
+    return metrics
+
+
+def _network(model: torch.nn.Module) -> torch.nn.Module:
+    """What ``prior.pt`` holds: the ``DigitsUNet`` of the ``GaussianDiffusion``."""
+    return model.network
 
 
 def train_prior(config: DigitsPriorConfig | dict | None, out_dir: str | os.PathLike) -> dict:
-    """Train the digits prior (a mapping is validated) and evaluate it; returns the ``metrics.json`` dict."""
-    from .model_card import evaluate_prior
+    """Train the digits prior (a mapping is validated) and evaluate it; returns the ``metrics.json`` dict.
 
+    A run stopped by ``train.session_steps`` / ``session_minutes`` returns its training facts only
+    (``finished: false``, no evaluation); ``train.resume: true`` continues it.
+    """
     cfg = as_config(config)
     tcfg = cfg.train
     device = pick_device(tcfg.device, key="config.train.device")
@@ -191,78 +318,19 @@ def train_prior(config: DigitsPriorConfig | dict | None, out_dir: str | os.PathL
     if tcfg.num_threads > 0:
         torch.set_num_threads(tcfg.num_threads)
     try:
-        seed = cfg.seed
-        torch.manual_seed(seed)
+        torch.manual_seed(cfg.seed)
         split = load_digits_split(cfg.data.resolution, cfg.data.heldout_fraction, cfg.data.split_seed)
-        (out / "config.yaml").write_text(yaml.safe_dump(dataclasses.asdict(cfg), sort_keys=False))
-
-        classifier_path = out / "classifier.pt"
-        classifier_metrics = None
-        if not classifier_path.is_file():
-            _, classifier_metrics = train_classifier(
-                classifier_path,
-                seed=seed,
-                split_seed=cfg.data.split_seed,
-                heldout_fraction=cfg.data.heldout_fraction,
-            )
-
+        saved = dataclasses.asdict(cfg)
+        (out / "config.yaml").write_text(yaml.safe_dump(saved, sort_keys=False))
+        classifier_metrics = _classifier(out, cfg)
         model = build_model(cfg).to(device)
-        ema = copy.deepcopy(model.network).eval().requires_grad_(False)
-        opt = torch.optim.AdamW(model.network.parameters(), lr=tcfg.lr, weight_decay=tcfg.weight_decay)
-        gen = torch.Generator().manual_seed(seed)  # data order (and, on CPU, the loss noise)
-        loss_gen = gen if device.type == "cpu" else torch.Generator(device=device).manual_seed(seed)
-        x_train = split.train_images.to(device)
-        batch, steps = tcfg.batch_size, tcfg.max_steps
-        start = time.perf_counter()
-        losses, log = [], []
-        perm, cursor = torch.randperm(len(x_train), generator=gen), 0
-        model.train()
-        step = 0
-        for step in range(steps):
-            if cursor + batch > len(perm):
-                perm, cursor = torch.randperm(len(x_train), generator=gen), 0
-            x0 = x_train[perm[cursor : cursor + batch].to(device)]
-            cursor += batch
-            for group in opt.param_groups:
-                group["lr"] = _lr_at(step, tcfg)
-            loss = model.loss(x0, generator=loss_gen)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            if tcfg.grad_clip > 0:
-                torch.nn.utils.clip_grad_norm_(model.network.parameters(), tcfg.grad_clip)
-            opt.step()
-            d = min(tcfg.ema_decay, (1 + step) / (10 + step))
-            with torch.no_grad():
-                for pe, pm in zip(ema.parameters(), model.network.parameters()):
-                    pe.lerp_(pm, 1 - d)
-                for be, bm in zip(ema.buffers(), model.network.buffers()):
-                    be.copy_(bm)
-            losses.append(float(loss.detach()))
-            if (step + 1) % tcfg.log_every == 0 or step + 1 == steps:
-                entry = {
-                    "step": step + 1,
-                    "loss": float(np.mean(losses[-tcfg.log_every :])),
-                    "elapsed_s": round(time.perf_counter() - start, 1),
-                }
-                log.append(entry)
-                print(
-                    f"[digits prior] step {entry['step']}/{steps} loss {entry['loss']:.4f} ({entry['elapsed_s']} s)",
-                    flush=True,
-                )
-            if tcfg.max_minutes is not None and time.perf_counter() - start > 60 * tcfg.max_minutes:
-                print(f"[digits prior] stopping at step {step + 1}: max_minutes={tcfg.max_minutes} reached", flush=True)
-                break
-        train_wall = time.perf_counter() - start
-        torch.save({k: v.cpu() for k, v in ema.state_dict().items()}, out / "prior.pt")
-
-        training = {
-            "train_wall_time_s": round(train_wall, 1),
-            "train_steps": step + 1,
-            "final_loss": log[-1]["loss"] if log else None,
-            "loss_log": log,
-            "classifier_training": classifier_metrics,
-        }
-        model.network.load_state_dict(ema.state_dict())
-        return evaluate_prior(model.cpu().eval(), cfg, out, training)
+        val = split.heldout_images.to(device)
+        log = train_prior_loop(
+            model, split.train_images, val, tcfg, out, saved, cfg.seed, name="train_digits_prior", export=_network
+        )
+        training = _training_facts(log, classifier_metrics)
+        if not log["finished"]:
+            return training
+        return evaluate_prior(load_prior(out), cfg, out, training)
     finally:
         torch.set_num_threads(threads_before)

@@ -191,7 +191,7 @@ def test_job_overrides_are_validated(tmp_path, capsys, load_job):
 
 @pytest.mark.moses
 def test_model_card_pieces(tmp_path):
-    from svdd_ray.chem.model_card import random_token_baseline, write_model_card
+    from experiments.cards.chem import random_token_baseline, write_model_card
     from svdd_ray.chem.train import train_prior
 
     log = train_prior(TINY, tmp_path)
@@ -211,7 +211,7 @@ def test_model_card_pieces(tmp_path):
 
 
 def test_model_card_goals():
-    from svdd_ray.chem.model_card import meets_goal
+    from experiments.cards.chem import meets_goal
 
     assert meets_goal("FCD/Test", 0.9, None) and not meets_goal("FCD/Test", 1.1, None)
     assert meets_goal("validity", 0.95, None) and not meets_goal("validity", 0.94, None)

@@ -1,4 +1,5 @@
-"""The docking results job's bookkeeping: configs it builds, best-of-N from the pool, calls and the goal line."""
+"""The docking results job's bookkeeping (:mod:`experiments.docking_results`): configs it builds, best-of-N
+from the pool, calls and the goal line."""
 
 import json
 from pathlib import Path
@@ -7,24 +8,22 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from experiments import docking_results as job
+from experiments.harness import is_complete
 from svdd_ray.config import load_config
 from svdd_ray.engine.runner import build_model
+from svdd_ray.report import load_run
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture(scope="module")
-def job(load_job):
-    return load_job("docking_results")
-
-
 @pytest.mark.parametrize("method", ["pool", "plan", "prescreen", "prescreen_small", "surrogate", "late", "smc", "svdd",
                                     "prescreen_wide", "screened_refine"])  # fmt: skip
-def test_every_method_builds_a_valid_config(job, method, tmp_path):
-    config = load_config(
-        ROOT / "configs" / job.CONFIGS["JAK2"], [*job.method_overrides(method, "JAK2", 8, 1234), "run.output_dir=x"]
-    )
+def test_every_method_builds_a_valid_config(method, tmp_path):
+    plan = job.plan("JAK2", 8, 1234, tmp_path)
+    config = load_config(plan.config, plan.overrides(method, 0))
     assert config.reward.cache_file is None and config.run.seed == 0
+    assert config.run.output_dir == str(tmp_path / f"JAK2_{method}")
     if method == "pool":
         assert config.run.num_samples == 8 * job.POOL and config.run.batch_size == job.POOL
     if method == "plan":
@@ -57,22 +56,22 @@ def test_every_method_builds_a_valid_config(job, method, tmp_path):
         assert scored == job.PRESCREEN_DOCKED
 
 
-def test_the_committed_surrogates_load_and_rank_by_their_training_scores(job):
+def test_the_committed_surrogates_load_and_rank_by_their_training_scores():
     from svdd_ray.chem.surrogates import morgan_ridge
 
     for target in job.CONFIGS:
         surrogate = morgan_ridge(weights=str(ROOT / job.surrogate_path(target)))
-        pool = pd.read_parquet(ROOT / "results" / "docking" / f"{target}_pool").dropna(subset=["reward"]).head(100)
+        pool = load_run(ROOT / "results" / "docking" / f"{target}_pool").samples.dropna(subset=["reward"]).head(100)
         rho = pd.Series(surrogate.predict(pool["object"].tolist())).corr(pool["reward"].reset_index(drop=True))
         assert rho > 0.5, target  # fitted on these molecules: a check that the file is the one described
 
 
-def test_size_columns_give_heavy_atoms_and_ligand_efficiency(job):
+def test_size_columns_give_heavy_atoms_and_ligand_efficiency():
     frame = pd.DataFrame({"object": ["CCO", "c1ccccc1", "CC"], "reward": [3.0, 6.0, np.nan]})
     assert job.size_columns(frame) == {"heavy atoms": 4.5, "LE": 1.0}
 
 
-def test_best_of_n_comes_from_nested_groups_of_the_pool(job):
+def test_best_of_n_comes_from_nested_groups_of_the_pool():
     rewards = np.arange(4 * job.POOL, dtype=float)[::-1].copy()  # falling within each group: the first is best
     rewards[job.POOL + 3] = 100.0  # group 1's best among its first 4 (and 8), not among its first 2
     rewards[2] = np.nan  # invalid molecules never win
@@ -88,7 +87,7 @@ def test_best_of_n_comes_from_nested_groups_of_the_pool(job):
     assert rows["best-of-2"]["wall_s"] == 80.0 * 2 / job.POOL / 4
 
 
-def test_calls_per_molecule_reads_the_component_columns(job):
+def test_calls_per_molecule_reads_the_component_columns():
     frame = pd.DataFrame(
         {
             "batch": [0, 0, 1, 1],
@@ -102,7 +101,7 @@ def test_calls_per_molecule_reads_the_component_columns(job):
     assert job.calls_per_molecule(legacy) == {"docking": 5.0}
 
 
-def test_goal_line_states_whether_a_plan_meets_the_goal(job):
+def test_goal_line_states_whether_a_plan_meets_the_goal():
     summary = pd.DataFrame(
         {
             "method": ["SVDD-PM", "plan"],
@@ -121,8 +120,8 @@ def test_goal_line_states_whether_a_plan_meets_the_goal(job):
     assert job.goal_line(summary, job.PLANS[1]) == ""  # a plan not in the table
 
 
-def test_the_surrogate_line_counts_its_fitting_docks_and_training_overlap(job):
-    pool = pd.read_parquet(ROOT / "results" / "docking" / "PARP1_pool")
+def test_the_surrogate_line_counts_its_fitting_docks_and_training_overlap():
+    pool = load_run(ROOT / "results" / "docking" / "PARP1_pool").samples
     rows = json.loads(str(np.load(ROOT / job.surrogate_path("PARP1"))["meta"]))["rows"]
     summary = pd.DataFrame({"method": ["SVDD-PM", job.PLANS[1]], "full docks": [20.0, 4.0], "n": [64, 64]})
     line = job.surrogate_line("PARP1", {job.PLANS[1]: pool.head(3)}, summary)
@@ -135,8 +134,15 @@ def test_the_surrogate_line_counts_its_fitting_docks_and_training_overlap(job):
     assert job.surrogate_line("PARP1", {job.PLANS[1]: pool.head(3)}, summary).endswith("it never gets within 25%.")
 
 
-def test_the_small_surrogate_is_measured_on_the_molecules_it_was_not_fitted_on(job):
+def test_the_small_surrogate_is_measured_on_the_molecules_it_was_not_fitted_on():
     summary = pd.DataFrame({"method": ["SVDD-PM", job.PLANS[4]], "full docks": [20.0, 4.0], "n": [64, 64]})
     line = job.surrogate_line("PARP1", {}, summary, job.SMALL_SURROGATE)
     assert f"fitted on {job.SMALL_SURROGATE} docked molecules" in line and "on the other 434 molecules" in line
     assert f"within 25% from {job.SMALL_SURROGATE} molecules per target on" in line
+
+
+def test_the_plan_finds_the_committed_runs():
+    for target in job.CONFIGS:
+        plan = job.plan(target, 64, 100000, ROOT / "results" / "docking")
+        found = [m for m in plan.labels if is_complete(plan.run_dir(m, 0))]
+        assert "pool" in found and "svdd" in found and len(found) >= 8, target

@@ -18,7 +18,7 @@ def _with(**train):
 
 def test_tiny_prior_trains_loads_and_samples_acgt(small_sites, tmp_path):
     from svdd_ray.dna.prior import load_prior, train_prior
-    from svdd_ray.sampling import sample
+    from svdd_ray.inprocess import sample
 
     log = train_prior(_with(max_steps=3, sample_every=3, sample_size=2), tmp_path)
     assert log["steps"] == 3 and log["finished"] and log["config"]["resolved"]["train_rows"] == 32  # 16 + RC

@@ -11,6 +11,7 @@ import pytest
 import torch
 import yaml
 
+from experiments.cards.images import write_card
 from svdd_ray.config import load_config
 from svdd_ray.errors import ConfigError
 from svdd_ray.images.classifier import default_checkpoint_dir, default_classifier_path
@@ -92,9 +93,10 @@ def test_train_prior_smoke(tmp_path):
         "eval": {"num_samples": 24, "grid_rows": 2, "grid_cols": 3},
     }
     metrics = train_prior(config, tmp_path)
-    for name in ("prior.pt", "config.yaml", "samples.png", "comparison.png", "metrics.json", "MODEL_CARD.md"):
+    for name in ("prior.pt", "config.yaml", "samples.png", "comparison.png", "metrics.json", "train_state.pt"):
         assert (tmp_path / name).is_file(), name
-    assert metrics["train_steps"] == 3 and len(metrics["loss_log"]) == 3
+    assert not (tmp_path / "MODEL_CARD.md").exists()  # the experiments layer writes the card
+    assert metrics["train_steps"] == 3 and len(metrics["loss_log"]) == 3 and metrics["finished"]
     assert set(metrics["quality"]) == {"model", "train_digits", "heldout_digits", "gaussian_noise", "pixel_marginals"}
     assert json.loads((tmp_path / "metrics.json").read_text())["train_steps"] == 3
     state = torch.load(tmp_path / "prior.pt", weights_only=True)
@@ -103,4 +105,53 @@ def test_train_prior_smoke(tmp_path):
     assert saved.diffusion.num_steps == 4 and saved.network.base_channels == 8 and saved.train.lr == 2.0e-3
     model = load_prior(tmp_path)
     assert model.num_steps == 4 and load_prior(tmp_path, num_steps=2).num_steps == 2
+    write_card(tmp_path)
     assert "Quality against held-out digits" in (tmp_path / "MODEL_CARD.md").read_text()
+
+
+TINY = {
+    "domain": "digits",
+    "network": {"base_channels": 8, "channel_mult": [1, 2], "attention": False},
+    "diffusion": {"num_steps": 4},
+    "train": {"max_steps": 6, "batch_size": 256, "warmup_steps": 1, "log_every": 1, "eval_every": 3},
+    "eval": {"num_samples": 8, "grid_rows": 2, "grid_cols": 3},
+}
+
+
+def _tiny(**train) -> dict:
+    return {**TINY, "train": {**TINY["train"], **train}}
+
+
+@pytest.mark.skipif(not default_classifier_path().is_file(), reason="no committed classifier.pt")
+def test_resumed_digits_training_equals_an_uninterrupted_run(tmp_path, one_torch_thread):
+    for name in ("whole", "split"):
+        (tmp_path / name).mkdir()
+        shutil.copy(default_classifier_path(), tmp_path / name / "classifier.pt")
+    whole = train_prior(TINY, tmp_path / "whole")  # 6 steps of 256 digits: an epoch boundary on the way
+    first = train_prior(_tiny(session_steps=4), tmp_path / "split")
+    assert first["train_steps"] == 4 and not first["finished"] and "quality" not in first
+    second = train_prior(_tiny(resume=True), tmp_path / "split")
+    assert second["train_steps"] == 6 and second["finished"] and second["resumed"][0]["step"] == 4
+    assert [e["loss"] for e in second["loss_log"]] == [e["loss"] for e in whole["loss_log"]]
+    a = torch.load(tmp_path / "whole" / "prior.pt", weights_only=True)
+    b = torch.load(tmp_path / "split" / "prior.pt", weights_only=True)
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    assert not any(k.startswith("network.") for k in a)  # prior.pt stays the network's state_dict
+    assert load_prior(tmp_path / "split").num_steps == 4
+
+
+def test_resume_refuses_another_digits_network(tmp_path, one_torch_thread):
+    shutil.copy(default_classifier_path(), tmp_path / "classifier.pt")
+    train_prior(_tiny(max_steps=2), tmp_path)
+    wider = {**_tiny(resume=True), "network": {"base_channels": 16, "channel_mult": [1, 2], "attention": False}}
+    with pytest.raises(ConfigError, match=r"^train\.resume: .*written by a different config"):
+        train_prior(wider, tmp_path)
+
+
+@pytest.mark.skipif(not (default_checkpoint_dir() / "metrics.json").is_file(), reason="no committed digits prior")
+def test_the_committed_card_comes_back_byte_for_byte(tmp_path):
+    committed = default_checkpoint_dir()
+    for name in ("config.yaml", "metrics.json", "MODEL_CARD.md"):
+        shutil.copy(committed / name, tmp_path / name)
+    write_card(tmp_path)
+    assert (tmp_path / "MODEL_CARD.md").read_text() == (committed / "MODEL_CARD.md").read_text()

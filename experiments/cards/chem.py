@@ -1,8 +1,8 @@
 """Evaluate a trained MOSES prior and write its model card.
 
-    python -m svdd_ray.chem.model_card --ckpt-dir checkpoints/moses [--num-samples 10000] [--device cuda]
+    python -m experiments.cards.chem --ckpt-dir checkpoints/moses [--num-samples 10000] [--device cuda]
         [--compare-samples OTHER.smi --compare-label "old prior"] [--experiments EXPERIMENTS.md]
-    python -m svdd_ray.chem.model_card --samples FILE.smi --sampling-note "..."   # score drawn samples
+    python -m experiments.cards.chem --samples FILE.smi --sampling-note "..."   # score drawn samples
 
 Samples ``--num-samples`` molecules from the prior (``svdd_ray.sample`` with
 ``method="pretrained"``), draws the same number of random token
@@ -28,7 +28,7 @@ import numpy as np
 import torch
 import yaml
 
-__all__ = ["sample_prior", "random_token_baseline", "write_model_card", "meets_goal", "main"]
+__all__ = ["sample_prior", "random_token_baseline", "render", "write_model_card", "meets_goal", "main"]
 
 
 def sample_prior(model, num_samples: int, seed: int = 0, batch_size: int = 1000) -> list[str]:
@@ -140,7 +140,7 @@ Load it with `model = svdd_ray.chem.train.load_prior("{ckpt_dir}")` (a `MaskedDi
     return title, about, f"* vocabulary: {vocab_line}\n* {model_line}"
 
 
-def write_model_card(
+def render(
     ckpt_dir: Path,
     config: dict,
     log: dict,
@@ -149,8 +149,8 @@ def write_model_card(
     sampling: str,
     num_samples: int,
     experiments: str = "",
-) -> Path:
-    """Write ``MODEL_CARD.md`` into ``ckpt_dir``; ``config`` is the saved config (``model.train_config``).
+) -> str:
+    """The ``MODEL_CARD.md`` of the prior in ``ckpt_dir``; ``config`` is the saved config (``model.train_config``).
 
     ``metrics`` holds ``prior``, ``baseline`` (random tokens), optionally ``test_subsample`` and
     ``compare`` (another prior, labelled by ``compare_label``); ``experiments`` is markdown added as is.
@@ -194,7 +194,7 @@ def write_model_card(
     loss_name = "NLL/token" if left_to_right else "NELBO/token"
     final_val = _fmt(val[-1]["val_loss"] if val else float("nan"), 4)
     title, about, model_lines = _describe(config, ckpt_dir)
-    text = f"""# {title}
+    return f"""# {title}
 
 {about}
 
@@ -228,8 +228,21 @@ Example samples: {", ".join(f"`{s}`" for s in examples)}
 ```yaml
 {cfg_text}```
 """
+
+
+def write_model_card(
+    ckpt_dir: Path,
+    config: dict,
+    log: dict,
+    metrics: dict,
+    examples: list[str],
+    sampling: str,
+    num_samples: int,
+    experiments: str = "",
+) -> Path:
+    """Write :func:`render` as ``ckpt_dir / "MODEL_CARD.md"``."""
     path = ckpt_dir / "MODEL_CARD.md"
-    path.write_text(text)
+    path.write_text(render(ckpt_dir, config, log, metrics, examples, sampling, num_samples, experiments))
     return path
 
 

@@ -1,4 +1,5 @@
-"""``sample()``: run one sampler in-process against a local value function."""
+"""In-process sampling: ``sample()`` runs one sampler against a local value function; the seeds, sampler
+construction and option checks that the engine's denoisers share (:mod:`svdd_ray.samplers` holds the methods)."""
 
 from __future__ import annotations
 

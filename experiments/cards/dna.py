@@ -1,6 +1,7 @@
-"""Evaluate the DNA prior and write its ``MODEL_CARD.md``.
+"""Evaluate the DNA prior and write its ``MODEL_CARD.md`` (and the numbers, ``model_card.json``).
 
-    python -m svdd_ray.dna.model_card [--ckpt-dir checkpoints/dna/prior] [--samples 512] [--steps 50]
+    python -m experiments.cards.dna [--ckpt-dir checkpoints/dna/prior] [--samples 512] [--steps 50]
+    python -m experiments.cards.dna --from-json    # the card again from model_card.json, no sampling
 
 Every naturalness metric is shown beside its natural reference (validation rows, chr2, against the
 test rows, chr1) and a floor (i.i.d. letters with the training base composition). Also: the per-base
@@ -22,7 +23,7 @@ import torch
 from svdd_ray.dna import data, metrics
 from svdd_ray.dna.prior import default_checkpoint_dir, load_prior
 
-__all__ = ["evaluate_prior", "write_card"]
+__all__ = ["evaluate_prior", "render", "write_card", "main"]
 
 ROWS = ("prior samples", "natural (validation vs test)", "floor (i.i.d., training composition)")
 
@@ -76,8 +77,8 @@ def _fmt(value, digits: int = 3) -> str:
     return "" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.{digits}f}"
 
 
-def write_card(result: dict, path: Path) -> Path:
-    """Render :func:`evaluate_prior`'s numbers as Markdown at ``path``."""
+def render(result: dict) -> str:
+    """:func:`evaluate_prior`'s numbers as the Markdown card."""
     cfg, resolved = result["config"], result["config"].get("resolved", {})
     columns = [
         ("kmer3_r", "3-mer r"),
@@ -102,7 +103,7 @@ def write_card(result: dict, path: Path) -> Path:
         f"{_fmt((result['train'].get('wall_seconds') or 0) / 60, 1)} min on {resolved.get('device', '?')}; "
         f"validation NELBO {_fmt(result['val_loss'], 4)} nats/base.",
         "- Reproduce: `python jobs/train_prior.py --config configs/prior_dna.yaml` (continue a stopped run with "
-        "`--set train.resume=true`); this card: `python -m svdd_ray.dna.model_card`.",
+        "`--set train.resume=true`); this card: `python -m experiments.cards.dna`.",
         "",
         f"## Naturalness ({result['samples']} sequences per row, {result['steps']} reverse steps; "
         "references: the test rows, chr1)",
@@ -127,7 +128,12 @@ def write_card(result: dict, path: Path) -> Path:
         *[f"    {s}" for s in result["examples"]],
         "",
     ]
-    path.write_text("\n".join(lines))
+    return "\n".join(lines)
+
+
+def write_card(result: dict, path: Path) -> Path:
+    """Write :func:`render` of ``result`` at ``path``."""
+    path.write_text(render(result))
     return path
 
 
@@ -137,10 +143,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--samples", type=int, default=512)
     parser.add_argument("--steps", type=int, default=50)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--from-json", action="store_true", help="render the saved model_card.json, sample nothing")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
-    result = evaluate_prior(args.ckpt_dir, args.samples, args.steps, args.seed)
-    (args.ckpt_dir / "model_card.json").write_text(json.dumps(result, indent=1, default=str))
+    numbers = args.ckpt_dir / "model_card.json"
+    if args.from_json:
+        result = json.loads(numbers.read_text())
+    else:
+        result = evaluate_prior(args.ckpt_dir, args.samples, args.steps, args.seed)
+        numbers.write_text(json.dumps(result, indent=1, default=str))
     print(f"wrote {write_card(result, args.ckpt_dir / 'MODEL_CARD.md')}")
     return 0
 
