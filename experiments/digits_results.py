@@ -3,7 +3,7 @@
 Every run goes through ``svdd_ray.engine.run`` from ``configs/digits_compressibility.yaml`` or
 ``configs/digits_classifier.yaml`` plus dotted overrides, on the backend the configs name (Ray, 1 denoiser
 actor + 1 reward actor on 1.5 CPUs) unless told otherwise. For each reward: ``pretrained``, ``best_of_n``
-(``keep=top``, the paper's variant), ``dps`` (digit reward only; compressibility has no gradient), ``smc``,
+(``pick=top``, the paper's variant), ``dps`` (digit reward only; compressibility has no gradient), ``smc``,
 SVDD-PM and SVDD-MC, all with the same M, number of samples, batch size and seed. SMC's alpha and DPS's
 guidance scale are chosen first on a separate tuning seed (best median reward, :func:`tuning_plan`,
 :func:`tuned`); then :func:`main_plan` and SVDD-PM at M = 1 .. 32 (:func:`curve_plan`). A run directory
@@ -55,7 +55,7 @@ def method_overrides(
     """The config overrides of one method (a key of :data:`METHODS`) on ``reward``."""
     table = {
         "pretrained": ["run.method=pretrained", "run.num_candidates=1"],
-        "best_of_n": ["run.method=best_of_n", f"run.num_candidates={m}", "run.options={keep: top}"],
+        "best_of_n": ["run.method=best_of_n", f"run.num_candidates={m}", "run.options={pick: top}"],
         "smc": ["run.method=smc", f"run.num_candidates={m}", f"run.alpha={smc_alpha}"],
         "svdd_pm": ["run.method=svdd", f"run.num_candidates={m}", "run.alpha=0.0"],
         "svdd_mc": [

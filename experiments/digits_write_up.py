@@ -196,7 +196,7 @@ def render(
         f"`configs/digits_classifier.yaml` with dotted overrides. All methods: **{meta['num_samples']} samples**, "
         f"batches of {meta['batch_size']}, **seed {meta['seed']}**, equal **M = {m}**: SVDD keeps 1 of {m} "
         f"proposals per step (alpha = 0), SMC runs {m} particles per sample, best-of-N draws N = {m} "
-        f"pretrained samples per output (`keep: top`, the paper's variant: the top 1/{m} of each batch's "
+        f"pretrained samples per output (`pick: top`, the paper's variant: the top 1/{m} of each batch's "
         f"{m}x draws). DPS takes one guided proposal per step (digit reward only). "
         f"SVDD-PM values a candidate by the reward of its Tweedie prediction x0_hat; SVDD-MC by the "
         f"regressed value network `{plan.value_network}` evaluated inside the denoiser actor (the reward is "

@@ -60,7 +60,7 @@ def methods(reward: str, m: int, smc_alpha: float) -> dict[str, list[str]]:
     """Method -> config overrides; ``svdd_mc`` only where the reward has a value network for the config's prior."""
     table = {
         "pretrained": ["run.method=pretrained", "run.num_candidates=1"],
-        "best_of_n": ["run.method=best_of_n", f"run.num_candidates={m}", "run.options={keep: top}"],
+        "best_of_n": ["run.method=best_of_n", f"run.num_candidates={m}", "run.options={pick: top}"],
         "smc": ["run.method=smc", f"run.num_candidates={m}", f"run.alpha={smc_alpha}"],
         "svdd": ["run.method=svdd", f"run.num_candidates={m}", "run.alpha=0.0"],
     }

@@ -10,7 +10,7 @@ The config's ``domain:`` picks the training-config schema and the trainer:
 * ``dna``: :class:`svdd_ray.dna.prior.DnaPriorConfig` (masked diffusion on 200-bp DNase sites).
 
 ``--set train.max_minutes=3`` overrides one (dotted) key; the value is parsed as YAML.
-The output directory is ``--out``, else the config's ``out_dir``. A bad config (unknown key,
+The output directory is ``--out``, else the config's ``output_dir``. A bad config (unknown key,
 wrong type, unknown domain) is one line on stderr and exit status 2, before anything is written.
 A trained digits prior gets its ``MODEL_CARD.md`` (:mod:`experiments.cards`); for the others the
 card is a longer, separate evaluation, and its command is printed.
@@ -54,7 +54,7 @@ def _trainer(path: str, overrides: list[str]) -> tuple[Any, type]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config", required=True, help="YAML config with a 'domain:' key")
-    parser.add_argument("--out", default=None, help="output directory (default: config's out_dir)")
+    parser.add_argument("--out", default=None, help="output directory (default: config's output_dir)")
     parser.add_argument(
         "--set",
         action="append",
@@ -66,14 +66,14 @@ def main(argv: list[str] | None = None) -> int:
     try:
         trainer, schema = _trainer(args.config, args.set)
         config = load_config(args.config, args.set, schema=schema)
-        config.out_dir = str(args.out or config.out_dir or "")
-        if not config.out_dir:
-            raise ConfigError("config.out_dir: no output directory (pass --out or set out_dir in the config)")
-        result = trainer.train_prior(config, config.out_dir)
+        config.output_dir = str(args.out or config.output_dir or "")
+        if not config.output_dir:
+            raise ConfigError("config.output_dir: no output directory (pass --out or set output_dir in the config)")
+        result = trainer.train_prior(config, config.output_dir)
     except ConfigError as err:
         print(f"train_prior: error: {err}", file=sys.stderr)
         return 2
-    message = after_training(config.domain, config.out_dir, result)
+    message = after_training(config.domain, config.output_dir, result)
     if message:
         print(message)
     return 0

@@ -30,8 +30,9 @@ from svdd_ray.samplers import METHODS, check_window, in_window
 __all__ = ["Config", "ConfigError", "PluginSpec", "RewardComponent", "apply_override", "from_dict", "load_config"]
 
 
-#: Sampler options renamed (one name per concept: a ``[start, stop]`` share of the reverse steps is ``*steps``).
-RENAMED_OPTIONS = {"select_window": "select_steps"}
+#: Sampler options renamed: one name per concept (a ``[start, stop]`` share of the reverse steps is ``*steps``;
+#: ``keep`` is the share a pre-screen scores, so best-of-N's choice of mode is ``pick``).
+RENAMED_OPTIONS = {"select_window": "select_steps", "keep": "pick"}
 
 
 @dataclass
@@ -506,6 +507,8 @@ def load_checkpoint_config(
         if not (directory / name).is_file():
             raise FileNotFoundError(f"{directory / name} is missing (train with jobs/train_prior.py)")
     saved = yaml.safe_load((directory / "config.yaml").read_text()) or {}
+    if "out_dir" in saved:  # a checkpoint saved before the key was renamed
+        saved["output_dir"] = saved.pop("out_dir")
     extras = upgrade(saved) if upgrade else {}
     config = from_dict(schema, saved, "config")
     if overrides:

@@ -142,18 +142,18 @@ def best_of_n(
     num_samples: int,
     num_candidates: int,
     generator: torch.Generator,
-    keep: str = "per_sample",
+    pick: str = "per_sample",
 ) -> Sampler:
     """Draw ``num_candidates`` pretrained samples per output and keep the best by reward.
 
-    ``keep="per_sample"``: best of each group of ``num_candidates``; ``keep="top"``: the
+    ``pick="per_sample"``: best of each group of ``num_candidates``; ``pick="top"``: the
     global top ``num_samples`` of all ``num_samples * num_candidates`` (the paper's variant).
     """
-    if keep not in ("per_sample", "top"):
-        raise ValueError(f"keep must be 'per_sample' or 'top', got {keep!r}")
+    if pick not in ("per_sample", "top"):
+        raise ValueError(f"pick must be 'per_sample' or 'top', got {pick!r}")
     x = final_states(model, num_samples * num_candidates, generator)
     rewards = yield ValueRequest(x, 0)
-    if keep == "top":
+    if pick == "top":
         idx = top_k(rewards, num_samples)
     else:
         best = select_candidates(rewards.view(num_samples, num_candidates), 0.0, generator)

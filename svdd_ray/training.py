@@ -103,8 +103,9 @@ def _resumable_state(out_dir: Path, saved_config: dict) -> dict | None:
     if not path.is_file():
         return None
     state = torch.load(path, map_location="cpu", weights_only=True)
-    previous = {k: v for k, v in state["config"].items() if k not in ("train", "resolved", "out_dir")}
-    current = {k: v for k, v in saved_config.items() if k not in ("train", "resolved", "out_dir")}
+    where = ("train", "resolved", "out_dir", "output_dir")  # how and where it trains, not what
+    previous = {k: v for k, v in state["config"].items() if k not in where}
+    current = {k: v for k, v in saved_config.items() if k not in where}
     if previous != current:
         raise ConfigError(
             f"train.resume: {path} was written by a different config (model or data differ); "

@@ -128,7 +128,7 @@ def test_best_of_n_matches_the_exact_distribution_of_the_best_of_m(toy):
 def test_best_of_n_global_top_keeps_the_best_overall(toy):
     reward = pm_value(toy.model, toy.reward_fn)
     top = svdd_ray.sample(
-        toy.model, reward, method="best_of_n", num_samples=100, num_candidates=10, seed=10, keep="top"
+        toy.model, reward, method="best_of_n", num_samples=100, num_candidates=10, seed=10, pick="top"
     )
     pool = svdd_ray.sample(toy.model, reward, method="pretrained", num_samples=1000, seed=10)
     assert torch.equal(top.rewards, torch.sort(pool.rewards, descending=True).values[:100])

@@ -116,7 +116,7 @@ def test_all_invalid_candidates_do_not_crash(toy):
         (dict(method="smc", alpha=0.0), "alpha > 0"),
         (dict(method="smc", alpha=1.0, ess_threshold=2.0), "ess_threshold"),
         (dict(method="smc", alpha=1.0, resampling="stratified"), "resampling"),
-        (dict(method="best_of_n", keep="all"), "keep"),
+        (dict(method="best_of_n", pick="all"), "pick"),
         (dict(method="svdd", temperature=1.0), "has no option 'temperature'"),
     ],
 )

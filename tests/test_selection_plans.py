@@ -86,3 +86,8 @@ def test_a_bad_plan_in_a_config_is_one_line(tmp_path):
 def test_the_old_name_of_select_steps_is_refused_naming_the_new_one(tmp_path):
     with pytest.raises(ConfigError, match=r"run.options.select_window: renamed to config.run.options.select_steps"):
         small_config(tmp_path / "x", options={"select_window": [0.5, 1.0]})
+
+
+def test_best_of_n_keep_is_now_pick(tmp_path):
+    with pytest.raises(ConfigError, match=r"run.options.keep: renamed to config.run.options.pick"):
+        small_config(tmp_path / "x", method="best_of_n", options={"keep": "top"})

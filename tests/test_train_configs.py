@@ -68,13 +68,14 @@ def test_pick_device():
         (["--set", "diffusion.sampler=ddim"], "config.diffusion.sampler: renamed to config.diffusion.scheduler"),
         (["--set", "domain=proteins"], "config.domain: unknown domain 'proteins' (one of digits, dna, molecules)"),
         (["--set", "train.device=cuda"], "config.train.device: 'cuda' asked for, but this process sees no GPU"),
-        (["--set", "out_dir=null"], "config.out_dir: no output directory"),
+        (["--set", "output_dir=null"], "config.output_dir: no output directory"),
+        (["--set", "out_dir=x"], "config.out_dir: renamed to config.output_dir"),
     ],
 )
 def test_job_reports_bad_input_in_one_line_and_writes_nothing(tmp_path, capsys, args, message, load_job):
     if "train.device=cuda" in args and torch.cuda.is_available():
         pytest.skip("this machine has a GPU")
-    out = [] if "out_dir=null" in args else ["--out", str(tmp_path / "out")]
+    out = [] if "output_dir=null" in args else ["--out", str(tmp_path / "out")]
     assert load_job("train_prior").main(["--config", str(ROOT / "configs" / "prior_digits.yaml"), *out, *args]) == 2
     err = capsys.readouterr().err
     assert err.startswith(f"train_prior: error: {message}") and err.count("\n") == 1, err

@@ -28,7 +28,7 @@ import platform
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -121,9 +121,11 @@ MolTrainConfig = TrainLoopConfig
 class MolPriorConfig:
     """A training run of the MOSES prior (``domain: molecules``)."""
 
+    RENAMED: ClassVar[dict[str, str]] = {"out_dir": "output_dir"}
+
     domain: str = "molecules"
     seed: int = 0
-    out_dir: str | None = None
+    output_dir: str | None = None
     data: MolDataConfig = field(default_factory=MolDataConfig)
     network: MolNetworkConfig = field(default_factory=MolNetworkConfig)
     lstm: LstmConfig = field(default_factory=LstmConfig)

@@ -16,7 +16,7 @@ import platform
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -52,9 +52,11 @@ class DnaDiffusionConfig:
 class DnaPriorConfig:
     """A training run of the DNA prior (``domain: dna``)."""
 
+    RENAMED: ClassVar[dict[str, str]] = {"out_dir": "output_dir"}
+
     domain: str = "dna"
     seed: int = 0
-    out_dir: str | None = None
+    output_dir: str | None = None
     data: DnaDataConfig = field(default_factory=DnaDataConfig)
     network: TransformerConfig = field(default_factory=TransformerConfig)
     diffusion: DnaDiffusionConfig = field(default_factory=DnaDiffusionConfig)

@@ -122,9 +122,11 @@ class DigitsEvalConfig:
 class DigitsPriorConfig:
     """A training run of the digits prior (``domain: digits``)."""
 
+    RENAMED: ClassVar[dict[str, str]] = {"out_dir": "output_dir"}
+
     domain: str = "digits"
     seed: int = 0
-    out_dir: str | None = None
+    output_dir: str | None = None
     data: DigitsDataConfig = field(default_factory=DigitsDataConfig)
     network: DigitsNetworkConfig = field(default_factory=DigitsNetworkConfig)
     diffusion: DigitsDiffusionConfig = field(default_factory=DigitsDiffusionConfig)

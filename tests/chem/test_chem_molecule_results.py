@@ -18,7 +18,7 @@ def test_every_method_is_a_valid_config_in_its_run_directory(reward, tmp_path):
         assert config.resources.backend == shipped.resources.backend  # the configs' own backend
         assert config.run.num_samples == mol.SAMPLES.get((reward, method), samples)
         assert config.run.num_candidates == (1 if method == "pretrained" else m)
-        assert config.run.options == ({"keep": "top"} if method == "best_of_n" else {})
+        assert config.run.options == ({"pick": "top"} if method == "best_of_n" else {})
     if reward == "docking":
         config = load_config(plan.config, plan.overrides("svdd", 0))
         assert config.reward.components[0].actors == 2 and config.resources.denoiser_num_cpus == 0

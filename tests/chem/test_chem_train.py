@@ -121,8 +121,8 @@ def test_shipped_config_resolves():
     from svdd_ray.config import load_config
 
     cfg = load_config(ROOT / "configs" / "prior_moses.yaml", schema=MolPriorConfig)
-    assert cfg.domain == "molecules" and cfg.train.max_minutes == 60 and cfg.out_dir == "checkpoints/moses"
-    assert dataclasses.replace(cfg, out_dir=None) == MolPriorConfig()  # the yaml spells out the defaults
+    assert cfg.domain == "molecules" and cfg.train.max_minutes == 60 and cfg.output_dir == "checkpoints/moses"
+    assert dataclasses.replace(cfg, output_dir=None) == MolPriorConfig()  # the yaml spells out the defaults
     gpu = load_config(ROOT / "configs" / "prior_moses_gpu.yaml", schema=MolPriorConfig)
     assert gpu.train.device == "cuda" and gpu.network == cfg.network
 
@@ -167,11 +167,11 @@ def test_job_dispatches_on_domain(tmp_path, monkeypatch, load_job):
 
     calls = []
     monkeypatch.setattr(digits_train, "train_prior", lambda config, out_dir: calls.append((config, out_dir)))
-    cfg_path.write_text(yaml.safe_dump({"domain": "digits", "out_dir": str(tmp_path / "d")}))
+    cfg_path.write_text(yaml.safe_dump({"domain": "digits", "output_dir": str(tmp_path / "d")}))
     assert job.main(["--config", str(cfg_path), "--set", "train.max_steps=3"]) == 0
     [(config, out_dir)] = calls
     assert isinstance(config, digits_train.DigitsPriorConfig) and out_dir == str(tmp_path / "d")
-    assert config.train.max_steps == 3 and config.out_dir == out_dir
+    assert config.train.max_steps == 3 and config.output_dir == out_dir
 
 
 def test_job_overrides_are_validated(tmp_path, capsys, load_job):

@@ -22,8 +22,8 @@ REPO = Path(__file__).resolve().parents[2]
 
 def test_committed_config_resolves_and_is_digits():
     cfg = load_config(REPO / "configs" / "prior_digits.yaml", schema=DigitsPriorConfig)
-    assert cfg.domain == "digits" and cfg.out_dir == "checkpoints/digits"
-    assert dataclasses.replace(cfg, out_dir=None) == DigitsPriorConfig()  # the yaml spells out the defaults
+    assert cfg.domain == "digits" and cfg.output_dir == "checkpoints/digits"
+    assert dataclasses.replace(cfg, output_dir=None) == DigitsPriorConfig()  # the yaml spells out the defaults
 
 
 def test_config_rejects_unknown_keys_and_domains():
