@@ -36,6 +36,7 @@ from svdd_ray.chem.data import load_smiles
 from svdd_ray.chem.docking import DockingReward, timed_docking
 from svdd_ray.config import load_config
 from svdd_ray.engine import check_resources
+from svdd_ray.report import load_run
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -81,7 +82,7 @@ def calls_per_molecule(runs: Path) -> list[list]:
     for run in sorted(runs.glob("docking_*")):
         if not any(run.glob("batch-*.parquet")):
             continue
-        frame = pd.read_parquet(run)
+        frame = load_run(run).samples
         per_batch = frame.groupby("batch").first()
         n, evaluated, docked = len(frame), int(per_batch["value_calls"].sum()), int(per_batch["reward_calls"].sum())
         rows.append([run.name.removeprefix("docking_"), n, evaluated / n, docked / n, evaluated / max(docked, 1)])

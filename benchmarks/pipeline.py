@@ -19,6 +19,7 @@ from svdd_ray.engine import check_resources
 from svdd_ray.engine.cache import RewardCache
 from svdd_ray.engine.driver import Driver
 from svdd_ray.engine.output import RunOutput
+from svdd_ray.report import load_run
 
 
 def measure(config) -> tuple[float, dict, float]:
@@ -30,9 +31,7 @@ def measure(config) -> tuple[float, dict, float]:
     totals = Driver(config, executor, output, RewardCache(enabled=False), keys).run(done)
     wall = time.perf_counter() - began
     executor.shutdown()
-    import pandas as pd
-
-    frame = pd.read_parquet(config.run.output_dir)
+    frame = load_run(config.run.output_dir).samples
     denoise = float(frame.groupby("batch").denoise_time_s.first().sum())
     return wall, totals, denoise
 

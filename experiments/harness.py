@@ -1,7 +1,8 @@
 """Run plans: each method is a list of config overrides, each (method, seed) one run directory, run once and reused.
 
 A :class:`Plan` names a config, a method table, seeds and sizes; :func:`run_plan` (or :func:`run_plans` for
-several, spread over worker processes) runs what has no complete run directory yet, :func:`load_runs` reads a
+several, spread over worker processes) runs what has no complete run directory yet (:func:`stale` names complete
+ones made with other overrides), :func:`load_runs` reads a
 method's runs back with :func:`svdd_ray.report.load_run`, :func:`calls_per_sample` counts the reward calls the
 rows record and :func:`best_of_pool` reads nested best-of-N from one pool of pretrained samples.
 """
@@ -19,12 +20,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from svdd_ray.engine.output import BATCH_FILE
+from svdd_ray.engine.output import BATCH_FILE, identity
 from svdd_ray.report import Run, load_run
 
 __all__ = [
     "Plan",
     "is_complete",
+    "stale",
     "totals",
     "run_plan",
     "run_plans",
@@ -90,6 +92,21 @@ def is_complete(path: Path) -> bool:
     """Whether ``path`` holds a run whose manifest says it finished."""
     manifest = Path(path) / "_manifest.json"
     return manifest.is_file() and json.loads(manifest.read_text()).get("status") == "complete"
+
+
+def stale(plan: Plan) -> list[Path]:
+    """The plan's complete run directories that hold a run of another config (other sizes or options): reusing
+    them would report a run the plan does not describe."""
+    from svdd_ray.config import load_config
+
+    found = []
+    for method, seed in ((m, s) for m in plan.labels for s in plan.seeds):
+        path = plan.run_dir(method, seed)
+        if is_complete(path):
+            made = json.loads((path / "_manifest.json").read_text()).get("identity")
+            if made != identity(load_config(plan.config, plan.overrides(method, seed))):
+                found.append(path)
+    return found
 
 
 def totals(path: Path) -> dict:

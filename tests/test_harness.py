@@ -55,3 +55,9 @@ def test_best_of_pool_reads_nested_groups_and_counts_distinct_objects():
     assert chosen["index"].tolist() == [1, 4] and calls == 3 / 2  # a, b | e, e: one cache over the pool
     chosen, calls = harness.best_of_pool(frame, 4, 4)
     assert chosen["index"].tolist() == [1, 6] and calls == 5 / 2  # nan never wins
+
+
+def test_stale_names_complete_runs_made_with_other_overrides(tmp_path):
+    harness.run_plan(small_plan(tmp_path), print)
+    assert harness.stale(small_plan(tmp_path)) == []
+    assert harness.stale(small_plan(tmp_path, sizes={"svdd M=2": 8})) == [tmp_path / "svdd_M2_seed0"]
