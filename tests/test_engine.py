@@ -210,3 +210,28 @@ def test_a_killed_run_resumes_to_the_same_result(tmp_path):
     pd.testing.assert_frame_equal(
         read_samples(tmp_path / "cut")[SAMPLE_COLUMNS], read_samples(tmp_path / "full")[SAMPLE_COLUMNS]
     )
+
+
+def test_a_busy_denoiser_takes_the_waiting_batches_in_one_call_and_the_samples_do_not_change(ray_session, tmp_path):
+    """Continuous batching: work that arrives while the denoiser is busy goes in its next call, all of it."""
+    from svdd_ray.engine import start_executor
+    from svdd_ray.engine.cache import RewardCache
+    from svdd_ray.engine.driver import Driver
+    from svdd_ray.engine.output import RunOutput
+    from svdd_ray.rewards import build_components, key_function
+
+    run(small_config(tmp_path / "local"))
+    config = with_resources(small_config(tmp_path / "ray", backend="ray"), denoiser_actors=1, max_inflight_batches=4)
+    rewards = build_components(config.reward.components)
+    executor = start_executor(config, rewards)
+    try:
+        output = RunOutput(config)
+        keys = {name: key_function(reward) for name, reward in rewards.items()}
+        Driver(config, executor, output, RewardCache(enabled=False), keys).run(output.open())
+        calls, items = executor.denoisers.calls, executor.denoisers.items
+    finally:
+        executor.shutdown()
+    assert items > calls  # some calls carried several batches' steps
+    pd.testing.assert_frame_equal(
+        read_samples(tmp_path / "ray")[SAMPLE_COLUMNS], read_samples(tmp_path / "local")[SAMPLE_COLUMNS]
+    )

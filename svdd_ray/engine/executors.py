@@ -183,11 +183,16 @@ class DenoiserActor:
     def probe_objects(self, n: int) -> list:
         return self.runner.probe_objects(n)
 
-    def start(self, batch: int, num_samples: int):
-        return self.runner.start(batch, num_samples)
-
-    def resume(self, batch: int, rewards):
-        return self.runner.resume(batch, rewards)
+    def advance(self, work: list[tuple[str, int, tuple]]) -> list:
+        """Run ``(method, batch, args)`` items (``start`` / ``resume``) in order, one call for all of them; each
+        item's outcome, or the exception it raised (one batch's failure is not the others')."""
+        out = []
+        for method, batch, args in work:
+            try:
+                out.append(getattr(self.runner, method)(batch, *args))
+            except Exception as err:  # noqa: BLE001 - the driver replays that batch
+                out.append(err)
+        return out
 
 
 class RewardActor:
@@ -276,10 +281,28 @@ class RayRewardPool:
             self.ray.kill(actor)
 
 
-class RayDenoisers:
-    """The denoiser actors: which batch each owns, and which are up.
+@dataclass(eq=False)
+class Work:
+    """One batch's denoising call as the driver sees it (its handle); several travel in one actor call."""
 
-    Ray restarts a denoiser that dies (``max_restarts=-1``). Until the restarted actor answers its
+    batch: int
+    method: str
+    args: tuple
+    done: bool = False
+    outcome: Any = None
+    error: BaseException | None = None
+
+
+class RayDenoisers:
+    """The denoiser actors: which batch each owns, which are up, and the work waiting for each.
+
+    Continuous batching: an actor has at most one call in flight; work for its batches that arrives
+    meanwhile waits here and goes, all of it, in its next call (:meth:`DenoiserActor.advance`), so a
+    busy actor takes many batches' steps per call instead of one call per step. Each batch keeps its own
+    sampler and generator, so the samples do not depend on how work was grouped.
+
+    Ray restarts a denoiser that dies (``max_restarts=-1``); the batches of the call it died in and of
+    the work waiting for it fail (the driver replays them). Until the restarted actor answers its
     readiness probe (its node may still be coming back), new and replayed batches go only to the
     others; with none up, :meth:`place` waits for one, at most ``restart_timeout_s``.
     """
@@ -293,18 +316,30 @@ class RayDenoisers:
         self.actors = [actor_class.remote(config) for _ in range(res.denoiser_actors)]
         self.restart_timeout_s = res.start_timeout_s
         self.owner: dict[int, int] = {}  # batch -> actor index
-        self.calls: dict[Handle, int] = {}  # denoising call -> actor index
+        self.in_flight: dict[Handle, tuple[int, list[Work]]] = {}  # actor call -> (actor index, its work)
+        self.waiting: dict[int, list[Work]] = {}  # actor index -> work for its next call
         self.up: set[int] = set(range(len(self.actors)))
         self.probes: dict[Handle, int] = {}  # readiness probe of a restarting actor -> its index
+        self.calls = self.items = 0  # actor calls sent, and work items they carried
 
-    def call(self, batch: int, method: str, *args) -> Handle:
-        """Call ``method`` of the actor that owns ``batch`` (``start`` places the batch first)."""
+    def call(self, batch: int, method: str, *args) -> Work:
+        """Queue ``method`` for the actor that owns ``batch`` (``start`` places the batch first)."""
         if method == "start":
             self.owner[batch] = self.place()
         i = self.owner[batch]
-        handle = getattr(self.actors[i], method).remote(batch, *args)
-        self.calls[handle] = i
-        return handle
+        work = Work(batch, method, args)
+        self.waiting.setdefault(i, []).append(work)
+        self._send(i)
+        return work
+
+    def _send(self, i: int) -> None:
+        """Send actor ``i`` all its waiting work in one call, unless it has a call in flight."""
+        if any(owner == i for owner, _ in self.in_flight.values()) or not self.waiting.get(i):
+            return
+        work = self.waiting.pop(i)
+        handle = self.actors[i].advance.remote([(w.method, w.batch, w.args) for w in work])
+        self.in_flight[handle] = (i, work)
+        self.calls, self.items = self.calls + 1, self.items + len(work)
 
     def place(self) -> int:
         """The least loaded actor that is up (waiting for a restart when none is)."""
@@ -321,18 +356,34 @@ class RayDenoisers:
                 loads[i] += 1
         return min(loads, key=lambda i: (loads[i], i))
 
-    def outcome(self, handle: Handle) -> NeedRewards | BatchDone:
-        i = self.calls.pop(handle)
+    def on_done(self, handle: Handle) -> None:
+        """An actor call returned: each of its work items gets its outcome or error; the actor's waiting work goes."""
+        i, work = self.in_flight.pop(handle)
         try:
-            outcome = self.ray.get(handle, timeout=60)
-        except self.ray.exceptions.RayActorError:
+            results = self.ray.get(handle, timeout=60)
+        except self.ray.exceptions.RayActorError as err:
             if i in self.up:  # it died: probe it until Ray has restarted it
                 self.up.discard(i)
                 self.probes[self.actors[i].ready.remote()] = i
-            raise
-        if isinstance(outcome, BatchDone):
-            self.owner.pop(outcome.batch, None)
-        return outcome
+            for w in work + self.waiting.pop(i, []):
+                w.done, w.error = True, err
+            return
+        except Exception as err:  # noqa: BLE001 - the call itself failed (its results did not travel)
+            results = [err] * len(work)
+        for w, result in zip(work, results):
+            w.done = True
+            if isinstance(result, BaseException):
+                w.error = result
+            else:
+                w.outcome = result
+                if isinstance(result, BatchDone):
+                    self.owner.pop(result.batch, None)
+        self._send(i)
+
+    def outcome(self, work: Work) -> NeedRewards | BatchDone:
+        if work.error is not None:
+            raise work.error
+        return work.outcome
 
     def on_probe(self, probe: Handle) -> None:
         i = self.probes.pop(probe)
@@ -385,20 +436,28 @@ class RayExecutor:
         return self.denoisers.outcome(handle)
 
     def wait(self, handles: list, timeout: float | None) -> list:
-        """Finished handles; readiness probes of restarting actors are handled here, not returned."""
+        """Finished handles (reward calls, and denoising work whose actor call returned); readiness probes of
+        restarting actors and the denoisers' actor calls are handled here, not returned."""
         probes = {probe: pool for pool in self.pools.values() for probe in pool.probes}
         probes.update((probe, self.denoisers) for probe in self.denoisers.probes)
-        watched = [*handles, *probes]
-        if not watched:
-            return []
-        ready, _ = self.ray.wait(watched, num_returns=1, timeout=timeout)
-        if ready:
-            more, _ = self.ray.wait(watched, num_returns=len(watched), timeout=0)
-            ready = list(dict.fromkeys(itertools.chain(ready, more)))
+        work = [h for h in handles if isinstance(h, Work)]
+        watched = [*(h for h in handles if not isinstance(h, Work)), *self.denoisers.in_flight, *probes]
+        ready = []
+        if watched:
+            wait_s = 0 if any(w.done for w in work) else timeout
+            ready, _ = self.ray.wait(watched, num_returns=1, timeout=wait_s)
+            if ready:
+                more, _ = self.ray.wait(watched, num_returns=len(watched), timeout=0)
+                ready = list(dict.fromkeys(itertools.chain(ready, more)))
+        finished = set()
         for handle in ready:
             if handle in probes:
                 probes[handle].on_probe(handle)
-        return [h for h in ready if h not in probes]
+            elif handle in self.denoisers.in_flight:
+                self.denoisers.on_done(handle)
+            else:
+                finished.add(handle)
+        return [h for h in handles if (h.done if isinstance(h, Work) else h in finished)]
 
     def logs(self) -> str | None:
         """This node's Ray log directory (a cluster's workers log on their own nodes, under the same path)."""
