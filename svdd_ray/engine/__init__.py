@@ -11,9 +11,9 @@ from pathlib import Path
 from svdd_ray.config import Config
 from svdd_ray.engine.cache import RewardCache
 from svdd_ray.engine.cluster import check_resources, connect, release_resources, wait_for_resources
-from svdd_ray.engine.driver import Driver, batch_sizes
+from svdd_ray.engine.driver import Driver
 from svdd_ray.engine.executors import Executor, LocalExecutor, RayExecutor
-from svdd_ray.engine.output import RunOutput
+from svdd_ray.engine.output import RunOutput, batch_sizes
 from svdd_ray.engine.probe import probe_rewards
 from svdd_ray.errors import ConfigError, Interrupted, RunFailed
 from svdd_ray.plugins import BUILTINS, resolve

@@ -19,7 +19,7 @@ import numpy as np
 from svdd_ray.config import Config
 from svdd_ray.engine.cache import RewardCache
 from svdd_ray.engine.executors import Executor, Handle, last_line
-from svdd_ray.engine.output import RunOutput, object_cell
+from svdd_ray.engine.output import RunOutput, batch_sizes, object_cell
 from svdd_ray.engine.runner import BatchDone, NeedRewards
 from svdd_ray.errors import RunFailed
 from svdd_ray.rewards import combine
@@ -67,11 +67,6 @@ class Denoising:
     """The pending record of a denoising call of batch ``batch``."""
 
     batch: int
-
-
-def batch_sizes(num_samples: int, batch_size: int) -> list[int]:
-    full, rest = divmod(num_samples, batch_size)
-    return [batch_size] * full + ([rest] if rest else [])
 
 
 class Driver:

@@ -33,6 +33,12 @@ TRACE_DIR = "_trace"
 BATCH_FILE = re.compile(r"^batch-(\d{6})\.parquet$")
 
 
+def batch_sizes(num_samples: int, batch_size: int) -> list[int]:
+    """The sizes of a run's batches, in order (the last one holds the rest)."""
+    full, rest = divmod(num_samples, batch_size)
+    return [batch_size] * full + ([rest] if rest else [])
+
+
 def now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
@@ -123,16 +129,12 @@ class RunOutput:
         done = {int(m.group(1)) for p in self.dir.iterdir() if (m := BATCH_FILE.match(p.name))}
         if manifest.get("identity") == identity(self.config):
             self.manifest = manifest
-            sizes = self._sizes()
+            sizes = batch_sizes(self.config.run.num_samples, self.config.run.batch_size)
             self.damaged = sorted(f"batch-{b:06d}.parquet" for b in done if not self._readable(b, sizes))
             return {b for b in done if f"batch-{b:06d}.parquet" not in self.damaged}
         if not done and manifest.get("status") != "complete":
             return set()  # an attempt that never finished a batch: nothing to keep
         raise ConfigError(f"run.output_dir: {self.dir} holds a run with a different config; use another directory")
-
-    def _sizes(self) -> list[int]:
-        full, rest = divmod(self.config.run.num_samples, self.config.run.batch_size)
-        return [self.config.run.batch_size] * full + ([rest] if rest else [])
 
     def _readable(self, batch: int, sizes: list[int]) -> bool:
         """Whether batch file ``batch`` reads back as Parquet with the batch's number of rows."""
@@ -233,15 +235,20 @@ def check_writable(directory: Path) -> None:
     """Refuse (ConfigError naming ``run.output_dir``) an output directory that cannot be created or written."""
     if directory.exists() and not directory.is_dir():
         raise ConfigError(f"run.output_dir: {directory} is a file, not a directory")
-    existing = directory
-    while not existing.exists():
-        existing = existing.parent
+    existing = _nearest_existing(directory)
     if not existing.is_dir():
         raise ConfigError(f"run.output_dir: {directory} lies below {existing}, which is a file")
     if _read_only(existing):
         raise ConfigError(f"run.output_dir: {existing} is on a read-only filesystem")
     if not os.access(existing, os.W_OK | os.X_OK):
         raise ConfigError(f"run.output_dir: {existing} is not writable by this user")
+
+
+def _nearest_existing(path: Path) -> Path:
+    """``path`` or its nearest ancestor that exists."""
+    while not path.exists():
+        path = path.parent
+    return path
 
 
 def _read_only(path: Path) -> bool:
@@ -257,9 +264,7 @@ MIN_BYTES_PER_SAMPLE = 8
 
 def check_space(directory: Path, num_samples: int) -> None:
     """Refuse a run whose samples cannot fit on the output's filesystem even at the least each one takes."""
-    existing = directory
-    while not existing.exists():
-        existing = existing.parent
+    existing = _nearest_existing(directory)
     free = shutil.disk_usage(existing).free
     need = num_samples * MIN_BYTES_PER_SAMPLE
     if need > free:
