@@ -88,6 +88,24 @@ def fault_config(
     return config
 
 
+def cpu_seconds() -> tuple[float, float] | None:
+    """(busy, total) CPU seconds of this machine since boot, all cores (Linux ``/proc/stat``; None elsewhere)."""
+    try:
+        fields = [float(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    except (OSError, ValueError):
+        return None
+    tick = 100.0  # USER_HZ
+    idle = fields[3] + fields[4]  # idle + iowait
+    return (sum(fields) - idle) / tick, sum(fields) / tick
+
+
+def busy_share(before: tuple[float, float] | None, after: tuple[float, float] | None) -> float:
+    """The share of the machine's CPU time that was busy between two :func:`cpu_seconds` readings (nan if unknown)."""
+    if before is None or after is None or after[1] <= before[1]:
+        return float("nan")
+    return (after[0] - before[0]) / (after[1] - before[1])
+
+
 def table(headers: list[str], rows: list[list]) -> str:
     cells = [[f"{c:.3f}" if isinstance(c, float) else str(c) for c in row] for row in rows]
     widths = [max(len(h), *(len(r[i]) for r in cells)) for i, h in enumerate(headers)]

@@ -290,6 +290,7 @@ class ResourcesConfig:
     denoiser_num_cpus: float = 1.0
     denoiser_num_gpus: float = 0.0
     max_inflight_batches: int = 4
+    max_rows_per_pass: int | None = None  # None: by the denoiser's device (engine.stacking.default_rows_per_pass)
     max_retries: int = 2
     start_timeout_s: float = 600.0
     connect_timeout_s: float = 30.0
@@ -299,6 +300,8 @@ class ResourcesConfig:
             raise ConfigError(f"{path}.backend: must be 'ray' or 'local', got {self.backend!r}")
         _at_least(self, path, "denoiser_actors", 1)
         _at_least(self, path, "max_inflight_batches", 1)
+        if self.max_rows_per_pass is not None:
+            _at_least(self, path, "max_rows_per_pass", 0)
         _at_least(self, path, "max_retries", 0)
         if self.denoiser_num_cpus < 0 or self.denoiser_num_gpus < 0:
             raise ConfigError(f"{path}.denoiser_num_cpus/num_gpus: must be >= 0")

@@ -43,7 +43,16 @@ class Reward(Protocol):
 
 @runtime_checkable
 class DiffusionModel(Protocol):
-    """A pretrained diffusion model seen as a reverse-time Markov chain of ``num_steps`` steps."""
+    """A pretrained diffusion model seen as a reverse-time Markov chain of ``num_steps`` steps.
+
+    Two optional methods let a denoiser actor run the calls of several batches as one pass
+    (``resources.max_rows_per_pass``): ``propose_stacked(xs, ts, generators) -> list`` equal to
+    ``[propose(x, t, g) for x, t, g in zip(xs, ts, generators)]`` and ``predict_x0_stacked(xs, ts)``
+    equal to ``[predict_x0(x, t) ...]``, each ``x`` drawing from its own generator as alone. They are
+    used only where the class that defines ``propose`` (``predict_x0``) defines them too; without
+    them each call runs alone. The built-in models run their network once over all rows
+    (:func:`svdd_ray.models.stacking.network_pass`).
+    """
 
     num_steps: int
 

@@ -59,6 +59,7 @@ def test_numeric_override_parts_index_lists(tmp_path):
         ("value.kind=mc", "config.value.network: required when kind is 'mc'"),
         ("value={kind: mc, network: 'a:b', checkpoint: /no/such.pt}", "config.value.checkpoint: file not found"),
         ("resources.backend=spark", "config.resources.backend: must be 'ray' or 'local'"),
+        ("resources.max_rows_per_pass=-1", "config.resources.max_rows_per_pass: must be >= 0, got -1"),
         ("run.method=smc", "config.run.alpha: smc needs alpha > 0"),
         ("run.method=particle_gibbs", "config.run.alpha: particle_gibbs needs alpha > 0"),
         ("novalue", "override 'novalue': expected key=value"),

@@ -213,7 +213,8 @@ def test_a_killed_run_resumes_to_the_same_result(tmp_path):
 
 
 def test_a_busy_denoiser_takes_the_waiting_batches_in_one_call_and_the_samples_do_not_change(ray_session, tmp_path):
-    """Continuous batching: work that arrives while the denoiser is busy goes in its next call, all of it."""
+    """Continuous batching: work that arrives while the denoiser is busy goes in its next call, all of it, and the
+    model calls of that work run stacked."""
     from svdd_ray.engine import start_executor
     from svdd_ray.engine.cache import RewardCache
     from svdd_ray.engine.driver import Driver
@@ -227,11 +228,14 @@ def test_a_busy_denoiser_takes_the_waiting_batches_in_one_call_and_the_samples_d
     try:
         output = RunOutput(config)
         keys = {name: key_function(reward) for name, reward in rewards.items()}
-        Driver(config, executor, output, RewardCache(enabled=False), keys).run(output.open())
+        totals = Driver(config, executor, output, RewardCache(enabled=False), keys).run(output.open())
         calls, items = executor.denoisers.calls, executor.denoisers.items
+        passes = executor.ray.get(executor.denoisers.actors[0].pass_stats.remote())
     finally:
         executor.shutdown()
     assert items > calls  # some calls carried several batches' steps
+    assert max(passes.counts) > 1 and passes.passes < passes.calls  # and their model calls shared passes
+    assert (totals["model_calls"], totals["model_passes"]) == (passes.calls, passes.passes)
     pd.testing.assert_frame_equal(
         read_samples(tmp_path / "ray")[SAMPLE_COLUMNS], read_samples(tmp_path / "local")[SAMPLE_COLUMNS]
     )

@@ -100,6 +100,7 @@ class Driver:
         self.surrogates = surrogates or {}
         self.components = config.reward.components
         self.settings = {c.name: c for c in self.components}
+        self.labels = {c.name: c.cache_label for c in self.components}  # a digest each: computed once
         self.queues: dict[str, deque[Chunk]] = {c.name: deque() for c in self.components}
         self.pending: dict[Handle, Denoising | Chunk] = {}
         self.batches: dict[int, BatchState] = {}
@@ -142,6 +143,7 @@ class Driver:
             cache_hits=self.cache.hits,
             cache_misses=self.cache.misses,
             cache_hit_rate=self.cache.hit_rate,
+            **self.executor.pass_stats(),
         )
         return self.totals
 
@@ -178,7 +180,7 @@ class Driver:
             if failures:
                 self._count_failures(chunk.component, scored.failures, scored.first_failure)
             for key, score in zip(chunk.keys, scores):
-                self.cache.put(self.settings[chunk.component].cache_label, key, score)
+                self.cache.put(self.labels[chunk.component], key, score)
         self._record(chunk, scores)
         self.progress({"kind": "scored", "calls": len(chunk.keys), "failures": failures})
 
@@ -199,7 +201,7 @@ class Driver:
         for comp in self._scoring(request.t, request.num_steps):
             keys = [self.keys[comp.name](o) for o in request.objects]
             hits_before = self.cache.hits
-            found, missing = self.cache.lookup(comp.cache_label, keys)
+            found, missing = self.cache.lookup(self.labels[comp.name], keys)
             state.keys[comp.name], state.scores[comp.name] = keys, found
             first = first_objects(keys, request.objects)
             if comp.name in state.policies:

@@ -17,6 +17,7 @@ import numpy as np
 
 from svdd_ray.config import Config, RewardComponent
 from svdd_ray.engine.runner import BatchDone, BatchRunner, NeedRewards
+from svdd_ray.engine.stacking import PassStats, pass_totals
 from svdd_ray.errors import ConfigError, RunFailed
 from svdd_ray.protocol import Reward
 from svdd_ray.rewards import Scored, build_reward, score_objects
@@ -83,6 +84,10 @@ class Executor(Protocol):
 
     def logs(self) -> str | None:
         """Where the workers' logs are, for error messages (None in process)."""
+        ...
+
+    def pass_stats(self) -> dict[str, int]:
+        """``model_calls`` of the batches' samplers and the ``model_passes`` they ran in, over the denoisers."""
         ...
 
     def shutdown(self) -> None:
@@ -158,6 +163,9 @@ class LocalExecutor:
     def logs(self) -> None:
         return None
 
+    def pass_stats(self) -> dict[str, int]:
+        return pass_totals([self.runner.model.pass_stats])
+
     def shutdown(self) -> None:
         return None
 
@@ -184,15 +192,12 @@ class DenoiserActor:
         return self.runner.probe_objects(n)
 
     def advance(self, work: list[tuple[str, int, tuple]]) -> list:
-        """Run ``(method, batch, args)`` items (``start`` / ``resume``) in order, one call for all of them; each
-        item's outcome, or the exception it raised (one batch's failure is not the others')."""
-        out = []
-        for method, batch, args in work:
-            try:
-                out.append(getattr(self.runner, method)(batch, *args))
-            except Exception as err:  # noqa: BLE001 - the driver replays that batch
-                out.append(err)
-        return out
+        """Run ``(method, batch, args)`` items together (see :meth:`BatchRunner.advance`)."""
+        return self.runner.advance(work)
+
+    def pass_stats(self) -> PassStats:
+        """The model calls of this actor's batches and the passes they ran in (since it last started)."""
+        return self.runner.model.pass_stats
 
 
 class RewardActor:
@@ -465,6 +470,16 @@ class RayExecutor:
             return self.ray._private.worker._global_node.get_logs_dir_path()
         except AttributeError:  # no local node (Ray Client), or a Ray without this private API
             return "/tmp/ray/session_latest/logs on each node"
+
+    def pass_stats(self) -> dict[str, int]:
+        """Summed over the denoiser actors that answer (a restarted one counts from its restart)."""
+        stats = []
+        for actor in self.denoisers.actors:
+            try:
+                stats.append(self.ray.get(actor.pass_stats.remote(), timeout=10))
+            except Exception:  # noqa: BLE001 - a dead or restarting actor: its counts are gone
+                continue
+        return pass_totals(stats)
 
     def shutdown(self) -> None:
         for actor in self.denoisers.actors:

@@ -7,6 +7,7 @@ returns those objects; values it can compute locally (a value network) never lea
 
 from __future__ import annotations
 
+import functools
 import time
 from dataclasses import dataclass, field
 
@@ -17,6 +18,7 @@ from svdd_ray import plugins
 from svdd_ray.config import Config
 from svdd_ray.devices import memory_bytes, pick_device
 from svdd_ray.engine.output import size_text
+from svdd_ray.engine.stacking import StackedModel, default_rows_per_pass
 from svdd_ray.errors import ConfigError
 from svdd_ray.inprocess import as_values, batch_seed, make_generator, make_sampler
 from svdd_ray.protocol import DiffusionModel
@@ -111,13 +113,19 @@ class BatchRunner:
     """Advances the sampler coroutines of many batches of one run on one model.
 
     Building it builds everything the config names for the denoiser side (model, value network,
-    guide); a failure there is a :class:`ConfigError` naming the key.
+    guide); a failure there is a :class:`ConfigError` naming the key. :meth:`advance` runs the
+    steps of several batches together, their model calls stacked into shared passes
+    (:class:`~svdd_ray.engine.stacking.StackedModel`, at most ``resources.max_rows_per_pass`` rows).
     """
 
     def __init__(self, config: Config) -> None:
         self.config = config
-        self.model = build_model(config)
-        check_memory(config, self.model)
+        model = build_model(config)
+        check_memory(config, model)
+        max_rows = config.resources.max_rows_per_pass
+        if max_rows is None:
+            max_rows = default_rows_per_pass(getattr(model, "device", "cpu"))
+        self.model = StackedModel(model, max_rows)
         self.value = build_value(config, self.model)
         self.options = dict(config.run.options)
         guide = build_guide(config, self.model)
@@ -132,8 +140,41 @@ class BatchRunner:
         with torch.no_grad():
             return self.model.decode(final_states(self.model, n, generator))
 
+    def advance(self, work: list[tuple[str, int, tuple]]) -> list:
+        """Run ``(method, batch, args)`` items (``start`` / ``resume``) together, their model calls stacked; each
+        item's outcome, or the exception it raised (one batch's failure is not the others'). The call's time is
+        shared among its batches by the model rows each asked for."""
+        began = time.perf_counter()
+        tasks = [functools.partial(getattr(self, f"_{method}"), batch, *args) for method, batch, args in work]
+        results = self.model.run_together(tasks)
+        seconds = time.perf_counter() - began
+        weights = [rows for _, rows in results]
+        weights = weights if sum(weights) else [1] * len(results)
+        out = []
+        for (_, batch, _), (result, _), weight in zip(work, results, weights):
+            share = seconds * weight / sum(weights)
+            if isinstance(result, BatchDone):
+                result.denoise_s += share
+            elif batch in self._batches:
+                self._batches[batch][1]["seconds"] += share
+            out.append(result)
+        return out
+
     def start(self, batch: int, num_samples: int) -> NeedRewards | BatchDone:
         """Create batch ``batch`` (seeded from the run seed and the batch index) and run it."""
+        return self._one("start", batch, num_samples)
+
+    def resume(self, batch: int, rewards: np.ndarray) -> NeedRewards | BatchDone:
+        """Hand the rewards of the last objects back to batch ``batch`` and run it on."""
+        return self._one("resume", batch, rewards)
+
+    def _one(self, method: str, batch: int, *args) -> NeedRewards | BatchDone:
+        (result,) = self.advance([(method, batch, args)])
+        if isinstance(result, BaseException):
+            raise result
+        return result
+
+    def _start(self, batch: int, num_samples: int) -> NeedRewards | BatchDone:
         run = self.config.run
         generator = make_generator(batch_seed(run.seed, batch), getattr(self.model, "device", "cpu"))
         sampler = make_sampler(
@@ -148,8 +189,7 @@ class BatchRunner:
         self._batches[batch] = (sampler, {"calls": 0, "seconds": 0.0, "request": None})
         return self._advance(batch, None)
 
-    def resume(self, batch: int, rewards: np.ndarray) -> NeedRewards | BatchDone:
-        """Hand the rewards of the last objects back to batch ``batch`` and run it on."""
+    def _resume(self, batch: int, rewards: np.ndarray) -> NeedRewards | BatchDone:
         return self._advance(
             batch, as_values(torch.tensor(np.asarray(rewards, dtype=np.float64)), len(rewards), source="rewards")
         )
@@ -158,7 +198,6 @@ class BatchRunner:
         if batch not in self._batches:
             raise LookupError(f"batch {batch} is not on this denoiser (it was restarted)")
         sampler, state = self._batches[batch]
-        began = time.perf_counter()
         try:
             with torch.no_grad():
                 while True:
@@ -173,12 +212,5 @@ class BatchRunner:
             x0, rewards = stop.value
             del self._batches[batch]
             return BatchDone(
-                batch,
-                self.model.decode(x0),
-                rewards.cpu().numpy().astype(np.float64),
-                state["calls"],
-                state["seconds"] + time.perf_counter() - began,
+                batch, self.model.decode(x0), rewards.cpu().numpy().astype(np.float64), state["calls"], state["seconds"]
             )
-        finally:
-            if batch in self._batches:
-                state["seconds"] += time.perf_counter() - began

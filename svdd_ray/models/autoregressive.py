@@ -135,20 +135,45 @@ class LeftToRightDiffusion(nn.Module):
                 logits, state = self.network.advance(out[:, pos], state)
         return out
 
+    def _draw(self, logits: Tensor, generator: torch.Generator) -> Tensor:
+        probs = torch.softmax(logits / self.temperature, dim=-1)
+        return torch.multinomial(probs, 1, generator=generator)[:, 0]
+
     def propose(self, x: Tensor, t: int, generator: torch.Generator) -> Tensor:
-        start = self.revealed(t)
-
-        def draw(logits: Tensor) -> Tensor:
-            probs = torch.softmax(logits / self.temperature, dim=-1)
-            return torch.multinomial(probs, 1, generator=generator)[:, 0]
-
-        return self._extend(x, start, self.revealed(t - 1), draw)
+        return self._extend(x, self.revealed(t), self.revealed(t - 1), lambda logits: self._draw(logits, generator))
 
     def predict_x0(self, x: Tensor, t: int) -> Tensor:
         """The greedy completion of the revealed prefix (``t = 0``: ``x`` itself)."""
         if t == 0:
             return x
         return self._extend(x, self.revealed(t), self.seq_len, lambda logits: logits.argmax(dim=-1))
+
+    def _stacked(self, xs: list[Tensor], ts: list[int], stop: Callable[[int], int], pick: Callable) -> list[Tensor]:
+        """Calls of the same step extended together (one recurrent pass per step); ``pick(logits, i)`` picks
+        the tokens of call ``i``'s rows."""
+        out: list[Tensor] = list(xs)
+        for t in sorted(set(ts)):
+            group = [i for i, s in enumerate(ts) if s == t and t > 0]
+            if not group:
+                continue
+            sizes = [len(xs[i]) for i in group]
+
+            def pick_rows(logits: Tensor, group: list[int] = group, sizes: list[int] = sizes) -> Tensor:
+                return torch.cat([pick(part, i) for part, i in zip(logits.split(sizes), group)])
+
+            joined = self._extend(torch.cat([xs[i] for i in group]), self.revealed(t), stop(t), pick_rows)
+            for i, part in zip(group, joined.split(sizes)):
+                out[i] = part
+        return out
+
+    def propose_stacked(self, xs: list[Tensor], ts: list[int], generators: list[torch.Generator]) -> list[Tensor]:
+        """``[propose(x, t, g) for ...]``, the calls at the same step in one pass (see :mod:`svdd_ray.protocol`)."""
+        stop, pick = (lambda t: self.revealed(t - 1)), (lambda logits, i: self._draw(logits, generators[i]))
+        return self._stacked(xs, ts, stop, pick)
+
+    def predict_x0_stacked(self, xs: list[Tensor], ts: list[int]) -> list[Tensor]:
+        """``[predict_x0(x, t) for ...]``, the calls at the same step in one pass."""
+        return self._stacked(xs, ts, lambda t: self.seq_len, lambda logits, i: logits.argmax(dim=-1))
 
     def greedy_completion(self, x: Tensor) -> Tensor:
         """Each row's revealed prefix (the tokens before its first mask) completed greedily; the rows'

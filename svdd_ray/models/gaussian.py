@@ -11,6 +11,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from svdd_ray.guidance import value_gradient
+from svdd_ray.models.stacking import network_pass
 
 
 def noise_schedule(kind: str, num_train_steps: int) -> Tensor:
@@ -90,10 +91,13 @@ class GaussianDiffusion(nn.Module):
     def sample_prior(self, n: int, generator: torch.Generator) -> Tensor:
         return torch.randn((n, *self.shape), generator=generator, device=self.device)
 
-    def _x0_and_eps(self, x: Tensor, t: int) -> tuple[Tensor, Tensor]:
+    def _timestep(self, x: Tensor, t: int) -> Tensor:
+        return self.timesteps[t - 1].float().expand(x.shape[0])
+
+    def _x0_and_eps(self, x: Tensor, t: int, eps: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        """The ``x0`` estimate and the noise from the network's ``eps`` (computed here if not given)."""
         abar = self.alpha_bar[t]
-        timestep = self.timesteps[t - 1].float().expand(x.shape[0])
-        eps = self.network(x, timestep)
+        eps = self.network(x, self._timestep(x, t)) if eps is None else eps
         x0 = (x - (1 - abar).sqrt() * eps) / abar.sqrt()
         if self.clip_x0 is not None:
             x0 = x0.clamp(-self.clip_x0, self.clip_x0)
@@ -111,12 +115,24 @@ class GaussianDiffusion(nn.Module):
         return x if t == 0 else self._x0_and_eps(x, t)[0]
 
     def propose(self, x: Tensor, t: int, generator: torch.Generator) -> Tensor:
-        x0, eps = self._x0_and_eps(x, t)
+        return self._step(x, t, generator, *self._x0_and_eps(x, t))
+
+    def _step(self, x: Tensor, t: int, generator: torch.Generator, x0: Tensor, eps: Tensor) -> Tensor:
         abar, abar_prev = self.alpha_bar[t], self.alpha_bar[t - 1]
         sigma = self.eta * ((1 - abar_prev) / (1 - abar) * (1 - abar / abar_prev)).sqrt()
         direction = (1 - abar_prev - sigma**2).clamp_min(0).sqrt() * eps
         noise = torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
         return abar_prev.sqrt() * x0 + direction + sigma * noise
+
+    def propose_stacked(self, xs: list[Tensor], ts: list[int], generators: list[torch.Generator]) -> list[Tensor]:
+        """``[propose(x, t, g) for ...]`` with one network pass for all rows (see :mod:`svdd_ray.protocol`)."""
+        eps = network_pass(self.network, xs, ts, self._timestep)
+        return [self._step(x, t, g, *self._x0_and_eps(x, t, e)) for x, t, g, e in zip(xs, ts, generators, eps)]
+
+    def predict_x0_stacked(self, xs: list[Tensor], ts: list[int]) -> list[Tensor]:
+        """``[predict_x0(x, t) for ...]`` with one network pass for all rows."""
+        eps = network_pass(self.network, xs, ts, self._timestep)
+        return [x if e is None else self._x0_and_eps(x, t, e)[0] for x, t, e in zip(xs, ts, eps)]
 
     def guided_propose(self, x: Tensor, t: int, generator: torch.Generator, guide: Callable, scale: float) -> Tensor:
         """DPS (Chung et al.): shift the proposal by ``scale * d guide(x_t, t) / d x_t``."""

@@ -9,6 +9,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from svdd_ray.guidance import value_gradient
+from svdd_ray.models.stacking import network_pass
 
 
 class MaskedDiffusion(nn.Module):
@@ -46,10 +47,12 @@ class MaskedDiffusion(nn.Module):
     def sample_prior(self, n: int, generator: torch.Generator) -> Tensor:
         return torch.full((n, self.seq_len), self.mask_id, dtype=torch.long, device=self.device)
 
+    def _time(self, x: Tensor, t: int) -> Tensor:
+        return torch.full((x.shape[0],), t / self.num_steps, device=x.device)
+
     def x0_logits(self, x: Tensor, t: int) -> Tensor:
         """Logits of the clean tokens given states at step ``t``."""
-        time = torch.full((x.shape[0],), t / self.num_steps, device=x.device)
-        return self.network(x, time)
+        return self.network(x, self._time(x, t))
 
     def reverse_probs(self, x: Tensor, t: int, log_tilt: Tensor | None = None) -> Tensor:
         """Per-position distribution of ``x_{t-1}`` over ``vocab_size + 1`` outcomes (mask last).
@@ -57,7 +60,10 @@ class MaskedDiffusion(nn.Module):
         ``log_tilt`` (``[n, seq_len, vocab_size + 1]``) multiplies each outcome by ``exp(tilt)``
         before renormalising; gradient guidance uses it.
         """
-        clean = torch.softmax(self.x0_logits(x, t).float(), dim=-1)
+        return self._reverse_probs(x, t, self.x0_logits(x, t), log_tilt)
+
+    def _reverse_probs(self, x: Tensor, t: int, logits: Tensor, log_tilt: Tensor | None = None) -> Tensor:
+        clean = torch.softmax(logits.float(), dim=-1)
         reveal = 1.0 / t
         masked_row = torch.cat([clean * reveal, torch.full_like(clean[..., :1], 1.0 - reveal)], dim=-1)
         kept_row = F.one_hot(x, self.vocab_size + 1).to(clean.dtype)
@@ -86,10 +92,20 @@ class MaskedDiffusion(nn.Module):
         return self._draw(self.reverse_probs(x, t, log_tilt=scale * grad), generator)
 
     def predict_x0(self, x: Tensor, t: int) -> Tensor:
-        if t == 0:
-            return x
-        guess = self.x0_logits(x, t).argmax(dim=-1)
-        return torch.where(x == self.mask_id, guess, x)
+        return x if t == 0 else self._fill_argmax(x, self.x0_logits(x, t))
+
+    def _fill_argmax(self, x: Tensor, logits: Tensor) -> Tensor:
+        return torch.where(x == self.mask_id, logits.argmax(dim=-1), x)
+
+    def propose_stacked(self, xs: list[Tensor], ts: list[int], generators: list[torch.Generator]) -> list[Tensor]:
+        """``[propose(x, t, g) for ...]`` with one network pass for all rows (see :mod:`svdd_ray.protocol`)."""
+        logits = network_pass(self.network, xs, ts, self._time)
+        return [self._draw(self._reverse_probs(x, t, lg), g) for x, t, lg, g in zip(xs, ts, logits, generators)]
+
+    def predict_x0_stacked(self, xs: list[Tensor], ts: list[int]) -> list[Tensor]:
+        """``[predict_x0(x, t) for ...]`` with one network pass for all rows."""
+        logits = network_pass(self.network, xs, ts, self._time)
+        return [x if lg is None else self._fill_argmax(x, lg) for x, lg in zip(xs, logits)]
 
     def x0_probabilities(self, x: Tensor, t: int, fill: str = "soft") -> Tensor:
         """Per-position distributions over the clean tokens, ``[n, seq_len, vocab_size]`` (float32).
