@@ -15,6 +15,7 @@ from torch import Tensor, nn
 
 from svdd_ray.errors import ConfigError
 from svdd_ray.inprocess import as_values, make_generator
+from svdd_ray.models.stacking import network_pass
 from svdd_ray.protocol import FILLS, PROBABILITY_FILLS, DiffusionModel, Reward, Value
 from svdd_ray.rewards import reads_probabilities
 from svdd_ray.samplers import in_window, rollout
@@ -244,6 +245,13 @@ class ValueNetwork(nn.Module):
         if not isinstance(t, Tensor):
             t = torch.full((x.shape[0],), int(t), device=x.device)
         return self.net(x, t.float() / self.num_steps).reshape(-1)
+
+    def _time(self, x: Tensor, t: int) -> Tensor:
+        return torch.full((x.shape[0],), int(t), device=x.device).float() / self.num_steps
+
+    def forward_stacked(self, xs: list[Tensor], ts: list[int]) -> list[Tensor]:
+        """``[self(x, t) for ...]`` (steps t >= 1) with one network call over all the rows."""
+        return [part.reshape(-1) for part in network_pass(self.net, xs, ts, self._time)]
 
 
 @dataclass

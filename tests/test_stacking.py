@@ -190,3 +190,51 @@ def test_a_stacked_pass_that_fails_leaves_the_other_calls_generators_as_if_it_ne
     assert torch.equal(results[0][0], DrawsThenFails().propose(good, 2, gen(1)))
     assert isinstance(results[1][0], ValueError)
     assert model.pass_stats.passes == 2  # the failed stacked pass is not counted; the two calls ran alone
+
+
+def test_the_tasks_take_turns_and_never_run_at_the_same_time():
+    import time
+
+    model = StackedModel(bitstrings(length=12, num_steps=6), max_rows=4096)
+    x = model.sample_prior(16, gen(0))
+    running, most = [0], [0]
+
+    def task(seed: int):
+        def run():
+            for t in (6, 5, 4):
+                running[0] += 1
+                most[0] = max(most[0], running[0])
+                time.sleep(0.01)  # a thread that could run now would
+                running[0] -= 1
+                model.propose(x, t, gen(seed))
+            return seed
+
+        return quiet(run)
+
+    results = model.run_together([task(s) for s in range(4)])
+    assert [r for r, _ in results] == [0, 1, 2, 3] and most[0] == 1
+    assert max(model.pass_stats.counts) == 4
+
+
+def test_a_value_networks_calls_stack_with_the_models_and_change_nothing(tmp_path):
+    from svdd_ray.config import PluginSpec
+    from svdd_ray.demo import BitValueNet
+    from svdd_ray.values import ValueNetwork, save_value_network
+
+    torch.manual_seed(0)
+    save_value_network(ValueNetwork(BitValueNet(length=8), 6), tmp_path / "value.pt")
+
+    def mc(out, **resources):
+        config = with_resources(small_config(out), **resources)
+        config.value.kind = "mc"
+        config.value.network = PluginSpec("svdd_ray.demo:BitValueNet", {"length": 8})
+        config.value.checkpoint = str(tmp_path / "value.pt")
+        return BatchRunner(config)
+
+    together, alone = mc(tmp_path / "a"), mc(tmp_path / "b", max_rows_per_pass=0)
+    got, want = drive(together, [0, 1, 2, 3], together=True), drive(alone, [0, 1, 2, 3], together=False)
+    for b in range(4):
+        assert got[b].objects == want[b].objects and got[b].rewards.tolist() == want[b].rewards.tolist()
+    # every pass held a call of each of the 4 batches: 6 steps' proposals, 5 value-network calls (t >= 1), the
+    # final predict_x0 (t = 0)
+    assert together.model.pass_stats.counts == {4: 6 + 5 + 1}

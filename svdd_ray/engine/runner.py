@@ -127,6 +127,9 @@ class BatchRunner:
             max_rows = default_rows_per_pass(getattr(model, "device", "cpu"))
         self.model = StackedModel(model, max_rows)
         self.value = build_value(config, self.model)
+        if isinstance(self.value, MCValue):  # its network's calls stack with the model's
+            net = self.value.value_net
+            self.value.value_net = self.model.stacked("value", net, net.forward_stacked)
         self.options = dict(config.run.options)
         guide = build_guide(config, self.model)
         if guide is not None:

@@ -4,11 +4,14 @@ A denoiser actor advances the waiting steps of many batches in one call. :class:
 runs each batch's sampler in a thread of its own; a sampler's ``propose`` / ``predict_x0`` call
 waits until every batch of the call is waiting for the model (or done), then one thread runs all
 the waiting calls as one call of the model's stacked entry point (``propose_stacked(xs, ts,
-generators)`` / ``predict_x0_stacked(xs, ts)``, see :mod:`svdd_ray.protocol`), at most
-``max_rows`` rows a pass. Each call keeps its own rows, step and generator, so a batch draws the
-same numbers as alone: the samples do not depend on how batches were grouped wherever the
-network computes a row the same way whatever the pass's size (true on a CPU for passes of 4 rows
-or more, measured for the shipped priors; GPU kernels may differ in the last bit between shapes).
+generators)`` / ``predict_x0_stacked(xs, ts)``, see :mod:`svdd_ray.protocol`; a value network's
+calls join through :meth:`StackedModel.stacked`), at most ``max_rows`` rows a pass. Each call
+keeps its own rows, step and generator, so a batch draws the same numbers as alone: the samples
+do not depend on how batches were grouped wherever the network computes a row the same way
+whatever the pass's size (true on a CPU for the shipped priors when each call has 16 rows or
+more, measured; GPU kernels may differ in the last bit between shapes). The threads take turns
+like coroutines: only one runs at a time, so nothing in a sampler, a value or a model runs
+concurrently with anything else.
 """
 
 from __future__ import annotations
@@ -39,12 +42,14 @@ def default_rows_per_pass(device: torch.device | str) -> int:
 @dataclass(eq=False)
 class _Call:
     name: str
-    x: Tensor
-    t: int
-    generator: torch.Generator | None
+    args: tuple  # (x, t, ...): rows first
     result: Tensor | None = None
     error: BaseException | None = None
     done: bool = False
+
+    @property
+    def rows(self) -> int:
+        return len(self.args[0])
 
 
 @dataclass
@@ -74,7 +79,8 @@ def stacked_entry(model: object, name: str) -> Callable | None:
 
 class StackedModel:
     """``model`` (every attribute passes through) whose ``propose`` and ``predict_x0`` calls, made by the
-    tasks of :meth:`run_together`, run stacked; anywhere else they are the model's own calls.
+    tasks of :meth:`run_together`, run stacked; anywhere else they are the model's own calls. Other
+    calls join with :meth:`stacked` (a value network's).
 
     ``max_rows`` caps the rows of one pass (calls are never split: a larger call runs alone); 0 runs
     every call alone, as the model's own method.
@@ -85,8 +91,8 @@ class StackedModel:
             _model=model,
             _max_rows=int(max_rows),
             pass_stats=PassStats(),
-            _entries={name: stacked_entry(model, name) for name in STACKED},
-            _cond=threading.Condition(),
+            _entries={name: (getattr(model, name), stacked_entry(model, name)) for name in STACKED},
+            _cond=threading.Condition(threading.RLock()),
             _local=threading.local(),
             _live=0,
             _pending=[],
@@ -102,11 +108,21 @@ class StackedModel:
         return self._call("propose", x, t, generator)
 
     def predict_x0(self, x: Tensor, t: int) -> Tensor:
-        return self._call("predict_x0", x, t, None)
+        return self._call("predict_x0", x, t)
+
+    def stacked(self, name: str, alone: Callable[..., Tensor], together: Callable[..., list] | None) -> Callable:
+        """``alone(x, t, ...)`` as a call that stacks like the model's: ``together`` takes a list per argument
+        and returns each call's result (None: the calls run alone, in turn)."""
+        self._entries[name] = (alone, together)
+        return lambda *args: self._call(name, *args)
 
     def run_together(self, tasks: list[Callable[[], Any]]) -> list[tuple[Any, int]]:
-        """Run every task at once, each in its own thread, their model calls stacked; each task's result
-        (or the exception it raised) and the model rows it asked for."""
+        """Run the tasks together, each in its own thread, their model calls stacked; each task's result (or
+        the exception it raised) and the model rows it asked for.
+
+        The threads take turns, like coroutines: one runs at a time (it holds the lock) and hands over only
+        while it waits for a pass, so samplers, values and models never run concurrently with each other.
+        """
         if len(tasks) == 1 or self._max_rows == 0:
             return [self._member(task) for task in tasks]
         out: list = [None] * len(tasks)
@@ -114,10 +130,10 @@ class StackedModel:
             self.__dict__["_live"] = len(tasks)
 
         def work(i: int) -> None:
-            try:
-                out[i] = self._member(tasks[i])
-            finally:
-                with self._cond:
+            with self._cond:  # reentrant: _call takes it again and waits on it
+                try:
+                    out[i] = self._member(tasks[i])
+                finally:
                     self.__dict__["_live"] -= 1
                     self._run_if_all_waiting()
 
@@ -140,16 +156,16 @@ class StackedModel:
             local.member = False
         return result, local.rows
 
-    def _call(self, name: str, x: Tensor, t: int, generator: torch.Generator | None) -> Tensor:
+    def _call(self, name: str, *args: Any) -> Tensor:
+        call = _Call(name, args)
         local = self._local
         if not getattr(local, "member", False):
-            return self._alone(_Call(name, x, t, generator))
-        local.rows += len(x)
+            return self._alone(call)
+        local.rows += call.rows
         if self._live <= 1 or torch.is_grad_enabled():
             with self._cond:
-                self._count([_Call(name, x, t, generator)])
-            return self._alone(_Call(name, x, t, generator))
-        call = _Call(name, x, t, generator)
+                self._count([call])
+                return self._alone(call)
         with self._cond:
             self._pending.append(call)
             self._run_if_all_waiting()
@@ -165,7 +181,7 @@ class StackedModel:
             return
         calls, self.__dict__["_pending"] = self._pending, []
         try:
-            for name in STACKED:
+            for name in dict.fromkeys(c.name for c in calls):
                 for group in self._passes([c for c in calls if c.name == name]):
                     self._run(name, group)
         finally:
@@ -178,29 +194,27 @@ class StackedModel:
         groups: list[list[_Call]] = []
         rows = 0
         for call in calls:
-            if not groups or rows + len(call.x) > self._max_rows:
+            if not groups or rows + call.rows > self._max_rows:
                 groups.append([])
                 rows = 0
             groups[-1].append(call)
-            rows += len(call.x)
+            rows += call.rows
         return groups
 
     def _run(self, name: str, calls: list[_Call]) -> None:
-        entry = self._entries[name]
-        if len(calls) > 1 and entry is not None:
-            states = [c.generator.get_state() for c in calls if c.generator is not None]
+        together = self._entries[name][1]
+        if len(calls) > 1 and together is not None:
+            generators = [a for c in calls for a in c.args if isinstance(a, torch.Generator)]
+            states = [g.get_state() for g in generators]
             try:
                 with torch.no_grad():
-                    if name == "propose":
-                        results = entry([c.x for c in calls], [c.t for c in calls], [c.generator for c in calls])
-                    else:
-                        results = entry([c.x for c in calls], [c.t for c in calls])
+                    results = together(*[list(column) for column in zip(*(c.args for c in calls))])
                 for call, result in zip(calls, results, strict=True):
                     call.result = result
                 self._count(calls)
                 return
             except Exception:  # noqa: BLE001 - run them one by one, so a failure lands on its own call
-                for generator, state in zip([c.generator for c in calls if c.generator is not None], states):
+                for generator, state in zip(generators, states):
                     generator.set_state(state)  # as if the stacked pass never drew
         for call in calls:
             self._count([call])
@@ -210,13 +224,11 @@ class StackedModel:
                 call.error = err
 
     def _alone(self, call: _Call) -> Tensor:
-        if call.name == "propose":
-            return self._model.propose(call.x, call.t, call.generator)
-        return self._model.predict_x0(call.x, call.t)
+        return self._entries[call.name][0](*call.args)
 
     def _count(self, calls: list[_Call]) -> None:
         stats = self.pass_stats
         stats.calls += len(calls)
         stats.passes += 1
-        stats.rows += sum(len(c.x) for c in calls)
+        stats.rows += sum(c.rows for c in calls)
         stats.counts[len(calls)] = stats.counts.get(len(calls), 0) + 1
