@@ -153,9 +153,10 @@ class BatchRunner:
         seconds = time.perf_counter() - began
         weights = [rows for _, rows in results]
         weights = weights if sum(weights) else [1] * len(results)
+        total = sum(weights)
         out = []
         for (_, batch, _), (result, _), weight in zip(work, results, weights):
-            share = seconds * weight / sum(weights)
+            share = seconds * weight / total
             if isinstance(result, BatchDone):
                 result.denoise_s += share
             elif batch in self._batches:

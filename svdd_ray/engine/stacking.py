@@ -54,11 +54,10 @@ class _Call:
 
 @dataclass
 class PassStats:
-    """Model calls of the batches, the passes they ran in and their rows."""
+    """Model calls of the batches, the passes they ran in, and how many passes held each number of calls."""
 
     calls: int = 0
     passes: int = 0
-    rows: int = 0
     counts: dict = field(default_factory=dict)
 
 
@@ -230,5 +229,4 @@ class StackedModel:
         stats = self.pass_stats
         stats.calls += len(calls)
         stats.passes += 1
-        stats.rows += sum(c.rows for c in calls)
         stats.counts[len(calls)] = stats.counts.get(len(calls), 0) + 1
